@@ -1,0 +1,499 @@
+"""Giving themes and countries to items, with the matches that explain them.
+
+One :class:`Classifier` compiles every theme term, exclusion, requirement,
+place, official and mask into a single Aho-Corasick automaton. Classifying an
+item folds each field once (:func:`fold_text`) and makes one pass over it, so
+the cost grows with the length of the text, not with the number of terms.
+
+Keys of the automaton are padded with spaces (" border patrol ") and so is the
+text, so every hit is already a whole word or phrase; a term with a wildcard
+(``migrant*``, ``solicitante? de asilo``) is keyed by the words up to its first
+wildcard, and a small regular expression checks the rest at that spot. All
+overlapping hits are found: "cartel" inside "Sinaloa Cartel" counts for its theme.
+
+File formats and scoring rules are specified in docs/themes.md; loading and
+validating the files lives in :mod:`borderlinks.themes`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import ahocorasick
+
+from .folding import fold_text
+from .model import Classification, Match, Tag
+from .themes import Country, Gazetteer, Official, Term, Theme, load_places, load_themes, parse_term
+
+__all__ = [
+    "Classifier", "Decision", "PlaceScoring", "classify_jsonl", "explain", "fold_text",
+    "load_places", "load_themes", "parse_term", "Country", "Gazetteer", "Official", "Term", "Theme",
+]
+
+TITLE, SUMMARY = "title", "summary"
+
+# What a key of the automaton stands for: (kind, owner index, term, extra).
+THEME, EXCLUDE, EXCLUDE_NEAR, REQUIRE, PLACE, OFFICIAL, MASK, IGNORE = range(8)
+
+_WILD = {"": "", "*": r"[^\W\d_]*", "?": r"[^\W\d_]?"}
+
+
+@dataclass(frozen=True)
+class PlaceScoring:
+    """How much each kind of evidence says an item is about a country.
+
+    A name in the title counts most; a passing mention in the summary alone
+    (one demonym) stays below the threshold. Defaults live here, in one place.
+    """
+
+    name: float = 1.0
+    demonym: float = 0.5
+    place: float = 1.0
+    institution: float = 1.0
+    group: float = 1.0
+    official: float = 1.0
+    title_weight: float = 2.0
+    threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why a theme or country was given to an item, or not: for explanations and tuning."""
+
+    kind: str  # "theme" or "country"
+    name: str
+    score: float
+    threshold: float | None  # None when unknown (a stored classification explained on its own)
+    given: bool
+    matches: tuple[Match, ...] = ()
+    evidence: tuple[str, ...] = ()  # per match: "term", or the kind of place evidence
+    notes: tuple[str, ...] = ()  # vetoes, unmet requirements, dropped or hidden matches
+
+
+def _compile_term(term: Term) -> tuple[str, re.Pattern[str] | None]:
+    """The automaton key of a term, and the pattern that checks what follows the key."""
+    pattern = term.pattern
+    for i, (_word, wildcard) in enumerate(pattern):
+        if wildcard:
+            key = " " + " ".join(w for w, _ in pattern[: i + 1])
+            rest = "".join(" " + re.escape(w) + _WILD[wc] for w, wc in pattern[i + 1 :])
+            return key, re.compile(_WILD[wildcard] + rest + "(?= )")
+    return " " + " ".join(term.words) + " ", None
+
+
+def _distinct(terms: Iterable[Term]) -> list[Term]:
+    """One term per pattern ("Darién Gap" and "Darien Gap" are one term), the heaviest kept."""
+    best: dict[tuple[tuple[str, str], ...], Term] = {}
+    for term in terms:
+        kept = best.get(term.pattern)
+        if kept is None or term.weight > kept.weight:
+            best[term.pattern] = term
+    return list(best.values())
+
+
+class Classifier:
+    """Themes and a gazetteer compiled into one automaton; classifies items one by one.
+
+    Build it once per run (compiling 9,000 terms takes a tenth of a second)
+    and call :meth:`classify` for every item.
+    """
+
+    def __init__(self, themes: Sequence[Theme], gazetteer: Gazetteer | None = None, scoring: PlaceScoring | None = None) -> None:
+        self.themes = tuple(themes)
+        self.gazetteer = gazetteer or Gazetteer()
+        self.scoring = scoring or PlaceScoring()
+        # key -> {tail pattern: (compiled tail, [use, ...])}; a use is
+        # (kind, owner index, term, extra, weight in the title, weight in the summary).
+        keys: dict[str, dict[str, tuple[re.Pattern[str] | None, list[tuple]]]] = {}
+
+        def add(kind: int, owner: int, term: Term, extra: object = None, title: float = 0.0, summary: float = 0.0) -> None:
+            key, tail = _compile_term(term)
+            tails = keys.setdefault(key, {})
+            tails.setdefault(tail.pattern if tail else "", (tail, []))[1].append((kind, owner, term, extra, title, summary))
+
+        for i, theme in enumerate(self.themes):
+            for term in _distinct(theme.terms):
+                add(THEME, i, term, "term", term.weight * theme.title_weight, term.weight)
+            for term in _distinct(theme.exclude):
+                add(EXCLUDE, i, term)
+            for term in _distinct(theme.exclude_near):
+                add(EXCLUDE_NEAR, i, term)
+            for group, terms in enumerate(theme.require):
+                for term in _distinct(terms):
+                    add(REQUIRE, i, term, group)
+        scoring = self.scoring
+        index = {c.name: i for i, c in enumerate(self.gazetteer.countries)}
+        for i, country in enumerate(self.gazetteer.countries):
+            by_pattern: dict[tuple, tuple[str, Term]] = {}
+            for kind, term in country.evidence():
+                by_pattern.setdefault(term.pattern, (kind, term))
+            for kind, term in by_pattern.values():
+                weight = getattr(scoring, kind)
+                add(PLACE, i, term, kind, weight * scoring.title_weight, weight)
+            for term in _distinct(country.ignore):
+                add(IGNORE, i, term)
+        for i, official in enumerate(self.gazetteer.officials):
+            if official.country in index:
+                for term in _distinct(official.terms):
+                    add(OFFICIAL, index[official.country], term, i, scoring.official * scoring.title_weight, scoring.official)
+        for term in _distinct(self.gazetteer.masks):
+            add(MASK, -1, term)
+
+        self._automaton: ahocorasick.Automaton | None = None
+        if keys:
+            automaton = ahocorasick.Automaton()
+            for key, tails in keys.items():
+                patterns = tuple((tail, tuple(uses)) for tail, uses in tails.values())
+                automaton.add_word(key, (len(key), patterns))
+            automaton.make_automaton()
+            self._automaton = automaton
+        self._required_groups = tuple(len(t.require) for t in self.themes)
+        self.keys = len(keys)
+
+    def classify(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> Classification:
+        """Themes and countries of one item.
+
+        ``language`` is recorded for the interface only: terms of every language
+        match every item (docs/themes.md). ``when`` is the item's date, which
+        decides the officials in office; it defaults to today.
+        """
+        themes, countries = self._decide(fold_text(title or ""), fold_text(summary or ""), when, detail=False)
+        return Classification(themes=tuple(themes), countries=tuple(countries))
+
+    def decide(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> list[Decision]:
+        """Every theme and country with at least one match, given or not, and why.
+
+        For ``--explain`` and for tuning a theme: shows near misses, vetoes,
+        unmet requirements and hidden names that :meth:`classify` leaves out.
+        """
+        themes, countries = self._decide(fold_text(title or ""), fold_text(summary or ""), when, detail=True)
+        return [*themes, *countries]
+
+    def _decide(self, title: str, summary: str, when: date | None, detail: bool) -> tuple[list, list]:
+        # A hit is (term, field, start, end, weight, evidence kind); offsets in the folded field.
+        theme_hits: dict[int, list[tuple]] = {}
+        places: list[tuple[int, tuple]] = []
+        rest: list[tuple[tuple, str, int, int]] = []
+        automaton = self._automaton
+        if automaton is not None:
+            for field, folded in ((TITLE, title), (SUMMARY, summary)):
+                if not folded:
+                    continue
+                in_title = field == TITLE
+                padded = f" {folded} "
+                for end, (length, patterns) in automaton.iter(padded):
+                    start = end - length + 1
+                    for tail, uses in patterns:
+                        if tail is None:
+                            stop = end - 1
+                        else:
+                            found = tail.match(padded, end + 1)
+                            if found is None:
+                                continue
+                            stop = found.end() - 1
+                        for use in uses:
+                            kind = use[0]
+                            if kind == THEME:
+                                hit = (use[2], field, start, stop, use[4] if in_title else use[5], "term")
+                                hits = theme_hits.get(use[1])
+                                if hits is None:
+                                    theme_hits[use[1]] = [hit]
+                                else:
+                                    hits.append(hit)
+                            elif kind == PLACE:
+                                places.append((use[1], (use[2], field, start, stop, use[4] if in_title else use[5], use[3])))
+                            else:
+                                rest.append((use, field, start, stop))
+
+        vetoes: dict[int, Term] = {}
+        near: dict[int, list[tuple]] = {}
+        required: dict[int, set[int]] = {}
+        masks: list[tuple[int, Term, str, int, int]] = []  # owner -1: a mask; else an ignore of that country
+        absent: list[tuple[int, Official, Term]] = []
+        day = when or date.today()
+        for (kind, owner, term, extra, in_title, in_summary), field, start, stop in rest:
+            if kind == OFFICIAL:
+                official = self.gazetteer.officials[extra]
+                if official.in_office(day):
+                    places.append((owner, (term, field, start, stop, in_title if field == TITLE else in_summary, "official")))
+                else:
+                    absent.append((owner, official, term))
+            elif kind == EXCLUDE:
+                vetoes.setdefault(owner, term)
+            elif kind == EXCLUDE_NEAR:
+                near.setdefault(owner, []).append((term, field, start, stop))
+            elif kind == REQUIRE:
+                required.setdefault(owner, set()).add(extra)
+            else:
+                masks.append((owner, term, field, start, stop))
+
+        found = []
+        texts = {TITLE: title, SUMMARY: summary}
+        for i, hits in theme_hits.items():
+            decided = self._theme(i, hits, vetoes.get(i), near.get(i), required.get(i), texts, detail)
+            if decided is not None:
+                found.append(decided)
+        countries = self._countries(places, masks, absent, day, detail) if places or (detail and absent) else []
+        if len(found) > 1:
+            found.sort(key=_by_score)
+        if len(countries) > 1:
+            countries.sort(key=_by_score)
+        return found, countries
+
+    def _theme(
+        self, index: int, hits: list[tuple], veto: Term | None, near: list[tuple] | None, required: set[int] | None,
+        texts: dict[str, str], detail: bool,
+    ) -> Tag | Decision | None:
+        theme = self.themes[index]
+        unmet = self._required_groups[index] > len(required or ())
+        if not detail:
+            if veto is not None or unmet:
+                return None
+            if near is None:
+                if len(hits) == 1:
+                    hit = hits[0]
+                    if hit[4] < theme.threshold:
+                        return None
+                    return Tag(theme.slug, hit[4], (Match(hit[0].text, hit[1], hit[2], hit[3], hit[4]),))
+                chosen, score = _score(hits)
+                return Tag(theme.slug, score, _matches(chosen)) if score >= theme.threshold else None
+        notes: list[str] = []
+        if veto is not None:
+            notes.append(f"vetoed: the exclude term {veto.text!r} is in the item")
+        for g, group in enumerate(theme.require):
+            if g not in (required or ()):
+                notes.append(f"no term of require group {g + 1} ({', '.join(t.text for t in group)})")
+        if near:
+            kept = []
+            for hit in hits:
+                blocker = _near_exclusion(hit, near, theme.near, texts)
+                if blocker is None:
+                    kept.append(hit)
+                else:
+                    notes.append(f"dropped {hit[0].text!r} ({hit[1]}): {blocker.text!r} is within {theme.near} words")
+            hits = kept
+        chosen, score = _score(hits)
+        given = veto is None and not unmet and bool(chosen) and score >= theme.threshold
+        if not detail:
+            return Tag(theme.slug, score, _matches(chosen)) if given else None
+        if chosen and score < theme.threshold:
+            notes.append(f"below the threshold ({score:g} < {theme.threshold:g})")
+        return Decision(
+            "theme", theme.slug, score, theme.threshold, given, _matches(chosen), tuple(h[5] for h in chosen), tuple(notes)
+        )
+
+    def _countries(self, places: list[tuple[int, tuple]], masks: list, absent: list, day: date, detail: bool) -> list:
+        threshold = self.scoring.threshold
+        names = self.gazetteer.countries
+        if not detail and not masks and len(places) == 1:
+            owner, hit = places[0]
+            if hit[4] < threshold:
+                return []
+            return [Tag(names[owner].name, hit[4], (Match(hit[0].text, hit[1], hit[2], hit[3], hit[4]),))]
+        notes: dict[int, list[str]] = {}
+        by_country: dict[int, list[tuple]] = {}
+        for owner, hit in places:
+            cover = _covering(owner, hit, places, masks)
+            if cover is None:
+                by_country.setdefault(owner, []).append(hit)
+            elif detail:
+                notes.setdefault(owner, []).append(f"{hit[0].text!r} ({hit[1]}) is hidden inside {cover!r}")
+        if detail:
+            for owner, official, term in absent:
+                span = f"{official.start}..{official.until or ''}"
+                notes.setdefault(owner, []).append(f"{term.text!r}: {official.name} is not in office on {day} ({span})")
+        result: list = []
+        for owner in by_country.keys() | notes.keys():
+            chosen, score = _score(by_country.get(owner, []))
+            name = names[owner].name
+            given = bool(chosen) and score >= threshold
+            if not detail:
+                if given:
+                    result.append(Tag(name, score, _matches(chosen)))
+                continue
+            extra = notes.get(owner, [])
+            if chosen and not given:
+                extra.append(f"below the threshold ({score:g} < {threshold:g})")
+            result.append(
+                Decision("country", name, score, threshold, given, _matches(chosen), tuple(h[5] for h in chosen), tuple(extra))
+            )
+        return result
+
+
+def _by_score(tag: Tag | Decision) -> tuple[float, str]:
+    return -tag.score, tag.name
+
+
+def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
+    """The hits that count, in reading order, and their total weight.
+
+    Two terms of one owner on exactly the same words count once (the heavier);
+    the same term twice in one field counts once (the first).
+    """
+    best: dict[tuple[str, int, int], tuple] = {}
+    for hit in hits:
+        span = (hit[1], hit[2], hit[3])
+        kept = best.get(span)
+        if kept is None or hit[4] > kept[4]:
+            best[span] = hit
+    seen: set[tuple[str, str]] = set()
+    chosen = []
+    score = 0.0
+    for hit in sorted(best.values(), key=lambda h: (h[1] != TITLE, h[2], -h[3])):
+        once = (hit[0].text, hit[1])
+        if once in seen:
+            continue
+        seen.add(once)
+        chosen.append(hit)
+        score += hit[4]
+    return chosen, score
+
+
+def _matches(hits: list[tuple]) -> tuple[Match, ...]:
+    return tuple(Match(h[0].text, h[1], h[2], h[3], h[4]) for h in hits)
+
+
+def _near_exclusion(hit: tuple, near: Sequence[tuple], window: int, texts: dict[str, str]) -> Term | None:
+    """The exclude_near term within ``window`` words of a hit, if any."""
+    field = hit[1]
+    folded = texts[field]
+    first = folded.count(" ", 0, hit[2])
+    last = folded.count(" ", 0, hit[3])
+    for term, where, start, end in near:
+        if where != field:
+            continue
+        gap = max(folded.count(" ", 0, start) - last, first - folded.count(" ", 0, end))
+        if gap <= window:
+            return term
+    return None
+
+
+def _covering(owner: int, hit: tuple, places: list[tuple[int, tuple]], masks: list) -> str | None:
+    """The phrase that hides a place hit: a mask, an ignore of its country, or a longer place name.
+
+    "U.S.-Mexico border" (a mask) hides "Mexico"; "New Mexico" (a place in the
+    United States) hides "Mexico" too.
+    """
+    _term, field, start, end = hit[:4]
+    for mask_owner, term, where, mask_start, mask_end in masks:
+        if where == field and mask_start <= start and end <= mask_end and (mask_owner == -1 or mask_owner == owner):
+            return term.text
+    length = end - start
+    for _, other in places:
+        if other[1] == field and other[2] <= start and end <= other[3] and other[3] - other[2] > length:
+            return other[0].text
+    return None
+
+
+# --- explaining -----------------------------------------------------------------
+
+
+def explain(
+    classification: Classification, title: str, summary: str,
+    classifier: Classifier | None = None, when: date | None = None,
+) -> str:
+    """A human-readable account of a classification: each theme and country, its
+    score, and every matched term with the words around it in the folded text.
+
+    With the ``classifier`` that made it, thresholds are shown too, and so are
+    the near misses: themes and countries that matched but were not given, and why.
+    """
+    decided = {(d.kind, d.name): d for d in classifier.decide(title, summary, when=when)} if classifier else {}
+    texts = {TITLE: fold_text(title or ""), SUMMARY: fold_text(summary or "")}
+    lines: list[str] = []
+    for kind, heading, tags in (("theme", "Themes", classification.themes), ("country", "Countries", classification.countries)):
+        lines.append(f"{heading}:")
+        shown = [decided.get((kind, t.name)) or Decision(kind, t.name, t.score, None, True, t.matches) for t in tags]
+        given = {t.name for t in tags}
+        shown += [d for (k, name), d in decided.items() if k == kind and name not in given]
+        if not shown:
+            lines.append("  none")
+        for decision in shown:
+            lines.extend(_describe(decision, decision.name in given, texts))
+    return "\n".join(lines)
+
+
+def _describe(decision: Decision, given: bool, texts: dict[str, str]) -> list[str]:
+    threshold = ""
+    if decision.threshold is not None:
+        sign = ">=" if decision.score >= decision.threshold else "<"
+        threshold = f" {sign} threshold {decision.threshold:g}"
+    verdict = "given" if given else "not given"
+    lines = [f"  {decision.name}: score {decision.score:g}{threshold}, {verdict}"]
+    for i, match in enumerate(decision.matches):
+        kind = decision.evidence[i] if i < len(decision.evidence) else "term"
+        label = "" if kind == "term" else f"{kind} "
+        snippet = _snippet(texts[match.field], match.start, match.end)
+        lines.append(f"    +{match.weight:<5g} {label}{match.term!r} in {match.field}: {snippet}")
+    lines.extend(f"    - {note}" for note in decision.notes)
+    return lines
+
+
+def _snippet(text: str, start: int, end: int, width: int = 40) -> str:
+    """The words around a match, the match in [brackets]."""
+    left = text.rfind(" ", 0, max(0, start - width)) + 1
+    right = text.find(" ", min(len(text), end + width))
+    right = len(text) if right < 0 else right
+    return "".join(
+        ("…" if left > 0 else "", text[left:start], "[", text[start:end], "]", text[end:right], "…" if right < len(text) else "")
+    )
+
+
+# --- the evaluation interface --------------------------------------------------------
+
+
+def classify_jsonl(lines: Iterable[str], classifier: Classifier) -> Iterator[str]:
+    """Classify JSON lines: the stable interface for evaluations and other tools.
+
+    Each input line is ``{"id", "title", "text", "language"?, "date"?}``; each
+    output line is ``{"id", "themes", "countries", "matches"}``, with
+    ``matches`` mapping a slug or a country to the terms that matched. A bad
+    line gives ``{"id", "error"}`` and the run goes on. Blank lines are skipped.
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        item_id = None
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("the line is not a JSON object")
+            item_id = record.get("id")
+            title, text, language, when = _item_fields(record)
+        except ValueError as e:  # json.JSONDecodeError is a ValueError
+            yield json.dumps({"id": item_id, "error": f"line {number}: {e}"}, ensure_ascii=False)
+            continue
+        result = classifier.classify(title, text, language, when)
+        matches = {tag.name: list(dict.fromkeys(m.term for m in tag.matches)) for tag in (*result.themes, *result.countries)}
+        yield json.dumps(
+            {"id": item_id, "themes": result.theme_slugs, "countries": result.country_names, "matches": matches},
+            ensure_ascii=False,
+        )
+
+
+def _item_fields(record: dict) -> tuple[str, str, str | None, date | None]:
+    title = record.get("title") or ""
+    text = record.get("text")
+    if text is None:
+        text = record.get("summary")
+    language = record.get("language")
+    if not isinstance(title, str):
+        raise ValueError("'title' must be a string")
+    if not isinstance(text, str):
+        raise ValueError("'text' must be a string" if text is not None else "missing 'text'")
+    if language is not None and not isinstance(language, str):
+        raise ValueError("'language' must be a string")
+    when = None
+    raw = record.get("date")
+    if raw is not None:
+        if not isinstance(raw, str):
+            raise ValueError("'date' must be an ISO 8601 string")
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00")).date()
+        except ValueError:
+            raise ValueError(f"'date' {raw!r} is not an ISO 8601 date") from None
+    return title, text, language, when

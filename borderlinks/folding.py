@@ -1,0 +1,82 @@
+"""Folding text so that matching ignores case, accents and punctuation.
+
+"Darién", "DARIEN" and "darien" must match the same term, and "U.S. Border-Patrol"
+the phrase "U.S. Border Patrol". Both the item text and the terms are folded the
+same way, once, by :func:`fold_text`. Folding runs for every item, so it is built
+for speed: ASCII text (most of an English feed) takes one ``str.translate`` with a
+fixed table; each non-ASCII character is folded once, on first sight, and cached,
+instead of normalising (NFKD) the whole string every time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["fold_text", "fold_char"]
+
+# Letters that NFKD does not decompose but a reader sees as a base letter plus a mark.
+_SPECIAL = {
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ŀ": "l",
+    "þ": "th", "ı": "i", "ħ": "h", "ŧ": "t", "ĸ": "k", "ŉ": "n",
+}
+# Marks, and invisible format characters such as the soft hyphen and zero-width
+# joiners, vanish instead of splitting a word in two.
+_VANISH = frozenset({"Mn", "Me", "Cf"})
+
+_ASCII_TABLE = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else " ") for i in range(128)})
+
+
+def _fold_once(text: str) -> str:
+    out: list[str] = []
+    for ch in text:
+        if unicodedata.category(ch) in _VANISH:
+            continue
+        for part in unicodedata.normalize("NFKD", ch).casefold():
+            if unicodedata.category(part) in _VANISH:
+                continue
+            part = _SPECIAL.get(part, part)
+            out.append(part if part.isalnum() else " ")
+    return "".join(out)
+
+
+def fold_char(ch: str) -> str:
+    """The folded form of one character: lower-case letters or digits, a space, or nothing."""
+    if ch.isascii():
+        return ch.translate(_ASCII_TABLE)
+    folded = ch
+    # Casefolding may reveal marks or ligatures (İ → i + dot); repeat until nothing changes.
+    for _ in range(4):
+        again = _fold_once(folded)
+        if again == folded:
+            break
+        folded = again
+    return folded
+
+
+# The folded form of every non-ASCII character seen so far.
+_CHARS: dict[str, str] = {}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def fold_text(text: str) -> str:
+    """Lower-case ``text``, strip accents, turn every non-alphanumeric run into one space.
+
+    Matches report offsets into this folded text, so it is also what an
+    explanation quotes. Idempotent: folding folded text changes nothing.
+    """
+    if not text.isascii():
+        # A news text holds a handful of distinct non-ASCII characters (curly
+        # quotes, dashes, accented letters): replace each once, from the cache.
+        chars = _CHARS
+        for ch in set(_NON_ASCII.findall(text)):
+            folded = chars.get(ch)
+            if folded is None:
+                folded = chars[ch] = fold_char(ch)
+            text = text.replace(ch, folded)
+    # On ASCII text str.translate is a table lookup in C; non-ASCII letters left
+    # (Greek, Cyrillic...) are already folded and pass through unchanged.
+    text = text.translate(_ASCII_TABLE)
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip()

@@ -1,0 +1,473 @@
+"""Fetching sources: every due feed and page, concurrently and politely.
+
+One :class:`FetchResult` per source, an error being a result: a dead host or
+a broken feed is a line in the summary, never an aborted run. Limits: a
+global and a per-host concurrency cap, connect and read timeouts, a total
+deadline per source (a server dripping a byte every two seconds cannot hold
+a fetch), retries with backoff on 5xx/429/network errors honouring
+``Retry-After``, at most ``max_redirects`` redirects and only to http(s), and
+a cap on the decompressed body enforced while streaming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+from . import __version__
+from .config import FetchSettings, Home
+from .errors import FetchError, ParseError, SourceError
+from .feeds import NotAFeed, parse_feed
+from .model import Entry, FetchResult, Item, Source
+from .pages import NothingScraped, scrape_page
+from .store import SourceState, Store
+from .text import canonical_url, clean_text, stable_id
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507, 520, 521, 522, 523, 524})
+SUMMARY_LIMIT = 1200
+TITLE_LIMIT = 400
+
+OnResult = Callable[[Source, FetchResult], None]
+OnStored = Callable[[Sequence[Item]], None]
+
+
+@dataclass(frozen=True)
+class Response:
+    """A fetched body and what we need to remember about it."""
+
+    body: bytes
+    status: int
+    url: str
+    headers: dict[str, str]
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+NOT_MODIFIED = object()
+
+
+# -- normalising ------------------------------------------------------------
+
+
+def normalise(entries: Iterable[Entry], source: Source, now: datetime) -> list[tuple[Item, str]]:
+    """Entries as items, each with the identity that recognises it on the next fetch.
+
+    Published time falls back to updated, then to first seen, and is never in
+    the future. Identity follows the source's ``identity`` setting.
+    """
+    result: list[tuple[Item, str]] = []
+    for entry in entries:
+        url = canonical_url(entry.link)
+        title = clean_text(entry.title, TITLE_LIMIT)
+        summary = clean_text(entry.summary, SUMMARY_LIMIT)
+        if not (title or summary) or not url:
+            continue
+        published = entry.published or entry.updated or now
+        if published > now:
+            published = now
+        if source.identity == "link":
+            identity = url
+        elif source.identity == "title":
+            identity = " ".join(title.lower().split())
+        else:
+            identity = entry.guid.strip() or url or title
+        item = Item(
+            id=stable_id(url) if url else stable_id(source.id, identity),
+            source_id=source.id,
+            url=url,
+            title=title or clean_text(summary, 120),
+            summary=summary,
+            published=published,
+            language=source.language,
+            author=entry.author,
+            guid=identity,
+            first_seen=now,
+        )
+        result.append((item, identity))
+    return result
+
+
+# -- fetching one URL -------------------------------------------------------
+
+
+class Fetcher:
+    """Fetches URLs within the limits of :class:`FetchSettings`."""
+
+    def __init__(self, settings: FetchSettings, client: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self._shared_client = client
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        # One small connection pool per host: httpcore's pool does work in proportion to
+        # its size on every request, so one pool of 100 connections costs seconds of CPU.
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+    def _host_limit(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
+        return self._hosts[host]
+
+    def _client(self, url: str) -> httpx.AsyncClient:
+        if self._shared_client is not None:
+            return self._shared_client
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}".lower()
+        if key not in self._clients:
+            self._clients[key] = make_client(self.settings, self.settings.per_host)
+        return self._clients[key]
+
+    async def get(self, source: Source, state: SourceState | None) -> Response | object:
+        """The body of a source, or NOT_MODIFIED; raises FetchError."""
+        if source.url.startswith("file:"):
+            return await asyncio.to_thread(_read_file, source, state)
+        try:
+            async with asyncio.timeout(self.settings.deadline):
+                return await self._get_with_retries(source, state)
+        except TimeoutError as e:
+            raise FetchError(
+                source.id,
+                f"gave up after {self.settings.deadline:g} s (the server is too slow or keeps the connection dripping); "
+                "it will be tried again next run",
+            ) from e
+
+    async def _get_with_retries(self, source: Source, state: SourceState | None) -> Response | object:
+        attempt = 0
+        while True:
+            try:
+                return await self._get_following_redirects(source, state)
+            except _Retryable as e:
+                if attempt >= self.settings.retries:
+                    raise FetchError(source.id, f"{e.message} (after {attempt + 1} attempts)", e.status) from e.cause
+                wait = e.retry_after if e.retry_after is not None else self.settings.backoff * (2**attempt)
+                if wait > self.settings.max_retry_after:
+                    raise FetchError(
+                        source.id, f"{e.message}; the server asks to retry after {wait:g} s, later than we wait", e.status
+                    ) from e.cause
+                attempt += 1
+                await asyncio.sleep(wait)
+
+    async def _get_following_redirects(self, source: Source, state: SourceState | None) -> Response | object:
+        url = source.url
+        visited = [url]
+        headers = {}
+        if state is not None and state.etag:
+            headers["If-None-Match"] = state.etag
+        if state is not None and state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        for _ in range(self.settings.max_redirects + 1):
+            async with self._global, self._host_limit(url):
+                try:
+                    async with self._client(url).stream("GET", url, headers=headers) as response:
+                        if response.status_code == 304:
+                            return NOT_MODIFIED
+                        if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                            location = response.headers.get("location", "")
+                            target = urljoin(url, location.strip())
+                            scheme = urlsplit(target).scheme.lower()
+                            if scheme not in ("http", "https"):
+                                raise FetchError(
+                                    source.id, f"redirected to {target!r}: only http and https redirects are followed", response.status_code
+                                )
+                            if target in visited:
+                                raise FetchError(source.id, "redirect loop: " + " → ".join(visited + [target]), response.status_code)
+                            visited.append(target)
+                            url = target
+                            continue
+                        if response.status_code in RETRY_STATUSES:
+                            raise _Retryable(
+                                f"HTTP {response.status_code} {response.reason_phrase}",
+                                response.status_code,
+                                _retry_after(response.headers.get("retry-after")),
+                            )
+                        if response.status_code >= 400:
+                            raise FetchError(source.id, _status_advice(response.status_code, response.reason_phrase), response.status_code)
+                        body = await self._read_capped(source, response)
+                        return Response(
+                            body=body,
+                            status=response.status_code,
+                            url=str(response.url),
+                            headers=dict(response.headers),
+                            etag=response.headers.get("etag"),
+                            last_modified=response.headers.get("last-modified"),
+                        )
+                except httpx.TimeoutException as e:
+                    raise _Retryable(f"timed out ({type(e).__name__})", None, None, e) from e
+                except httpx.ConnectError as e:
+                    raise _Retryable(_connect_advice(e), None, None, e) from e
+                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+                    raise _Retryable(f"the connection broke ({e or type(e).__name__})", None, None, e) from e
+                except httpx.DecodingError as e:
+                    raise FetchError(source.id, f"the compressed body is corrupt ({e})") from e
+                except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
+                    raise FetchError(source.id, f"cannot fetch {url!r}: {e}") from e
+        raise FetchError(source.id, f"more than {self.settings.max_redirects} redirects: " + " → ".join(visited))
+
+    async def _read_capped(self, source: Source, response: httpx.Response) -> bytes:
+        cap = self.settings.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+            raise FetchError(source.id, f"the response is {int(declared):,} bytes, over the {cap:,}-byte cap", response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(
+                    source.id, f"the response is over the {cap:,}-byte cap once decompressed; raise fetch.max_bytes if this feed is really that big",
+                    response.status_code,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, status: int | None, retry_after: float | None, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.cause = cause
+
+
+def make_client(settings: FetchSettings, connections: int | None = None) -> httpx.AsyncClient:
+    """An HTTP client as every fetch uses it: honest User-Agent, limits, no automatic redirects."""
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=settings.deadline
+    )
+    connections = connections or settings.concurrency
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,
+        headers={
+            "User-Agent": settings.user_agent.format(version=__version__),
+            "Accept": "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.7, */*;q=0.5",
+        },
+        trust_env=False,
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _status_advice(status: int, reason: str) -> str:
+    advice = {
+        401: "the feed needs a login; borderlinks reads public feeds only",
+        403: "the server refuses us (perhaps it blocks bots); check the URL in a browser",
+        404: "not found; the outlet may have moved its feed: check the url in the source definition",
+        410: "gone for good; remove the source or set enabled = false",
+    }.get(status, "the server refused the request; check the url in the source definition")
+    return f"HTTP {status} {reason}: {advice}"
+
+
+def _connect_advice(e: httpx.ConnectError) -> str:
+    text = str(e)
+    causes = []
+    cause: BaseException | None = e
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        nested = getattr(cause, "exceptions", None)  # anyio wraps each attempt's error in a group
+        cause = cause.__cause__ or cause.__context__ or (nested[0] if nested else None)
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused; the site may be down"
+    lowered = " ".join(str(c) for c in causes).lower()
+    if "name or service not known" in lowered or "nodename nor servname" in lowered or "getaddrinfo" in lowered or "temporary failure in name resolution" in lowered:
+        return f"host not found ({text}); check the url, or the network"
+    if "refused" in lowered:
+        return "connection refused; the site may be down"
+    return f"cannot connect ({text or type(e).__name__})"
+
+
+def _read_file(source: Source, state: SourceState | None) -> Response | object:
+    """Local ``file:`` sources, for the demo and for tests; the file's mtime acts as Last-Modified."""
+    parts = urlsplit(source.url)
+    raw_path = unquote(parts.path)
+    path = Path(raw_path) if raw_path.startswith("/") else (source.path.parent if source.path else Path.cwd()) / raw_path
+    try:
+        stat = path.stat()
+        stamp = str(stat.st_mtime_ns)
+        if state is not None and state.last_modified == stamp and state.last_status in ("ok", "not-modified"):
+            return NOT_MODIFIED
+        body = path.read_bytes()
+    except OSError as e:
+        raise FetchError(source.id, f"cannot read {path}: {e.strerror}; check the file: url") from e
+    return Response(body=body, status=200, url=source.url, headers={}, etag=None, last_modified=stamp)
+
+
+# -- parsing, by source type ----------------------------------------------
+
+
+def _parse_feed_response(source: Source, response: Response) -> list[Entry]:
+    return parse_feed(response.body, response.url, response.headers)
+
+
+def _parse_page_response(source: Source, response: Response) -> list[Entry]:
+    assert source.selectors is not None
+    return scrape_page(response.body, response.url, source.selectors)
+
+
+PARSERS: dict[str, Callable[[Source, Response], list[Entry]]] = {
+    "feed": _parse_feed_response,
+    "page": _parse_page_response,
+}
+
+
+def parse_response(source: Source, response: Response) -> list[Entry]:
+    """Entries of a fetched body by the source's type; raises ParseError."""
+    try:
+        return PARSERS[source.type](source, response)
+    except (NotAFeed, NothingScraped) as e:
+        raise ParseError(source.id, str(e), response.status) from e
+    except Exception as e:  # noqa: BLE001 - a parser bug on one feed must not stop the run
+        raise ParseError(source.id, f"could not parse the body ({type(e).__name__}: {e})", response.status) from e
+
+
+# -- the run ---------------------------------------------------------------
+
+
+def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
+    if not source.every or state is None or state.last_fetch_at is None:
+        return True
+    return now - state.last_fetch_at >= timedelta(minutes=source.every)
+
+
+async def fetch_sources(
+    sources: Sequence[Source],
+    store: Store,
+    settings: FetchSettings,
+    *,
+    force: bool = False,
+    client: httpx.AsyncClient | None = None,
+    on_result: OnResult | None = None,
+    on_stored: OnStored | None = None,
+    now: datetime | None = None,
+) -> list[FetchResult]:
+    """Fetch, parse and store every due source; one result per source, in input order."""
+    now = now or datetime.now(timezone.utc)
+    states = store.source_states()
+    fetcher = Fetcher(settings, client)
+
+    async def run_one(source: Source) -> FetchResult:
+        state = states.get(source.id)
+        if not source.enabled:
+            result = FetchResult(source.id, "skipped", error="disabled")
+        elif not force and not is_due(source, state, now):
+            result = FetchResult(source.id, "skipped", error=f"not due (every {source.every} min)")
+        else:
+            started = time.perf_counter()
+            result = await _fetch_and_store(source, state, fetcher, store, now, on_stored)
+            result = replace(result, seconds=round(time.perf_counter() - started, 3))
+        if on_result is not None:
+            on_result(source, result)
+        return result
+
+    try:
+        results = await asyncio.gather(*(run_one(s) for s in sources))
+    finally:
+        await fetcher.aclose()
+    return list(results)
+
+
+async def _fetch_and_store(
+    source: Source, state: SourceState | None, fetcher: Fetcher, store: Store, now: datetime, on_stored: OnStored | None
+) -> FetchResult:
+    previous = state or SourceState(source.id)
+    try:
+        response = await fetcher.get(source, state)
+        if response is NOT_MODIFIED:
+            store.save_source_state(
+                replace(previous, last_fetch_at=now, last_success_at=now, last_status="not-modified", last_http_status=304,
+                        consecutive_failures=0, failing_since=None)
+            )
+            return FetchResult(source.id, "not-modified", http_status=304)
+        assert isinstance(response, Response)
+        entries = await _parse(source, response)
+        pairs = normalise(entries, source, now)
+        state = replace(
+            previous, etag=response.etag, last_modified=response.last_modified, last_fetch_at=now,
+            last_success_at=now, last_status="ok", last_http_status=response.status,
+            consecutive_failures=0, failing_since=None,
+        )
+        counts = store.save_items([p[0] for p in pairs], [p[1] for p in pairs], state=state)
+        if on_stored is not None and (counts.new_ids or counts.changed_ids):
+            on_stored(store.get_items(ids=counts.new_ids + counts.changed_ids))
+        return FetchResult(
+            source.id, "ok", http_status=response.status, entries=len(entries), new_items=counts.new, updated_items=counts.updated
+        )
+    except SourceError as e:
+        store.save_source_state(
+            replace(
+                previous, last_fetch_at=now, last_status="error", last_http_status=e.status, last_error=e.reason,
+                last_error_at=now, consecutive_failures=previous.consecutive_failures + 1,
+                failing_since=previous.failing_since or now,
+            )
+        )
+        return FetchResult(source.id, "error", http_status=e.status, error=e.reason)
+
+
+async def _parse(source: Source, response: Response) -> list[Entry]:
+    """Parse on the loop when it is cheap; anything big goes to a thread so other fetches go on."""
+    if len(response.body) > 2_000_000 or source.type == "page":
+        return await asyncio.to_thread(parse_response, source, response)
+    return parse_response(source, response)
+
+
+def fetch(
+    home: Home,
+    *,
+    source_ids: Iterable[str] | None = None,
+    force: bool = False,
+    store: Store | None = None,
+    client: httpx.AsyncClient | None = None,
+    on_result: OnResult | None = None,
+    on_stored: OnStored | None = None,
+) -> list[FetchResult]:
+    """Fetch the home folder's sources into its store (``borderlinks fetch``)."""
+    sources = home.sources()
+    if source_ids is not None:
+        wanted = list(source_ids)
+        known = {s.id for s in sources}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            from .errors import ConfigError
+
+            raise ConfigError(f"no source with id {', '.join(map(repr, unknown))}", home.content("sources"), fix="Run 'borderlinks status' to list source ids")
+        sources = [s for s in sources if s.id in wanted]
+        force = True
+    settings = home.settings().fetch
+    own_store = store is None
+    store = store or Store(home.database_url)
+    try:
+        return asyncio.run(
+            fetch_sources(sources, store, settings, force=force, client=client, on_result=on_result, on_stored=on_stored)
+        )
+    finally:
+        if own_store:
+            store.close()

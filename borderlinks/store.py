@@ -1,0 +1,383 @@
+"""The item store: SQLite by default, any SQLAlchemy URL otherwise.
+
+The schema lives here, in one place, with numbered migrations applied at
+start (``SCHEMA_VERSION`` and ``MIGRATIONS``). Times are stored as ISO 8601
+UTC strings so that they sort and compare the same on every backend.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import StoreError
+from .model import Classification, Item, Match, Tag
+from .text import stable_id
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+source_state = sa.Table(
+    "source_state", metadata,
+    sa.Column("source_id", sa.String(100), primary_key=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("last_fetch_at", sa.String(32)),
+    sa.Column("last_success_at", sa.String(32)),
+    sa.Column("last_status", sa.String(20)),
+    sa.Column("last_http_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", sa.String(32)),
+    sa.Column("failing_since", sa.String(32)),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+)
+
+items = sa.Table(
+    "items", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("source_id", sa.String(100), nullable=False),
+    sa.Column("identity", sa.Text, nullable=False),  # guid, link or folded title, per the source's identity
+    sa.Column("url", sa.Text, nullable=False),  # canonical: see text.canonical_url
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("author", sa.Text, nullable=False, default=""),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("published", sa.String(32), nullable=False),
+    sa.Column("first_seen", sa.String(32), nullable=False),
+    sa.Column("last_changed", sa.String(32), nullable=False),
+    sa.Column("content_hash", sa.String(16), nullable=False),
+    sa.Index("ix_items_source_identity", "source_id", "identity", unique=True),
+    sa.Index("ix_items_url", "url"),
+    sa.Index("ix_items_published", "published"),
+)
+
+item_tags = sa.Table(
+    "item_tags", metadata,
+    sa.Column("item_id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),  # "theme" or "country"
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("matches", sa.Text, nullable=False),  # JSON list of [term, field, start, end, weight]
+    sa.Index("ix_item_tags_name", "kind", "name"),
+)
+
+V1_TABLES = (source_state, items, item_tags)
+
+
+def _migrate_to_1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V1_TABLES))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_to_1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def utc_text(value: datetime) -> str:
+    """The stored form of a time: ISO 8601, UTC, second precision."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_utc_text(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers about a source between runs."""
+
+    source_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: str | None = None
+    last_http_status: int | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failing_since: datetime | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    new: int = 0
+    updated: int = 0
+    new_ids: tuple[str, ...] = ()
+    changed_ids: tuple[str, ...] = ()
+
+
+class Store:
+    """Items, per-source state and tags in one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite:///"):
+                path = Path(url.removeprefix("sqlite:///"))
+                if str(path) not in ("", ":memory:"):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = sa.create_engine(url, future=True)
+            if self.engine.dialect.name == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.migrate()
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"cannot open the database {url}: {e.__class__.__name__}: {e.orig if hasattr(e, 'orig') else e}. Check the --db URL and that the folder is writable") from e
+        except OSError as e:
+            raise StoreError(f"cannot create the database folder for {url}: {e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------
+    def migrate(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn, tables=[schema_version])
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database is at schema version {current}, newer than this borderlinks ({SCHEMA_VERSION}); upgrade borderlinks"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](conn)
+                conn.execute(schema_version.delete())
+                conn.execute(schema_version.insert().values(version=version))
+
+    @property
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+    # -- source state ---------------------------------------------------
+    def source_states(self) -> dict[str, SourceState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(source_state)).mappings().all()
+        return {row["source_id"]: _state_from_row(row) for row in rows}
+
+    def save_source_state(self, state: SourceState) -> None:
+        with self.engine.begin() as conn:
+            _write_state(conn, state)
+
+    # -- items ----------------------------------------------------------
+    def save_items(self, batch: Sequence[Item], identities: Sequence[str], state: SourceState | None = None) -> StoreCounts:
+        """Store one source's items, and its new state in the same transaction.
+
+        New items are inserted, changed ones updated in place. An item is the
+        same as a stored one when it has the same (source, identity) or the
+        same canonical URL; an unchanged item costs nothing.
+        """
+        with self.engine.begin() as conn:
+            counts = _save_items(conn, batch, identities) if batch else StoreCounts()
+            if state is not None:
+                _write_state(conn, state)
+        return counts
+
+    def get_items(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_ids: Iterable[str] | None = None,
+        ids: Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Item]:
+        query = sa.select(items).order_by(items.c.published.desc(), items.c.id)
+        if since is not None:
+            query = query.where(items.c.published >= utc_text(since))
+        if until is not None:
+            query = query.where(items.c.published < utc_text(until))
+        if source_ids is not None:
+            query = query.where(items.c.source_id.in_(list(source_ids)))
+        if ids is not None:
+            query = query.where(items.c.id.in_(list(ids)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [_item_from_row(row) for row in conn.execute(query).mappings()]
+
+    def iter_items(self, batch_size: int = 2000) -> Iterator[Item]:
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(sa.select(items).order_by(items.c.id))
+            for row in result.mappings():
+                yield _item_from_row(row)
+
+    def count_items(self, since: datetime | None = None) -> dict[str, int]:
+        """Items per source, optionally only those published since a time."""
+        query = sa.select(items.c.source_id, sa.func.count()).group_by(items.c.source_id)
+        if since is not None:
+            query = query.where(items.c.published >= utc_text(since))
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
+    # -- tags -----------------------------------------------------------
+    def save_tags(self, tagged: Iterable[tuple[str, Classification]]) -> int:
+        """Replace the tags of each given item with a new classification."""
+        pairs = list(tagged)
+        if not pairs:
+            return 0
+        rows = []
+        for item_id, classification in pairs:
+            for kind, tags in (("theme", classification.themes), ("country", classification.countries)):
+                for tag in tags:
+                    rows.append(
+                        {
+                            "item_id": item_id, "kind": kind, "name": tag.name, "score": tag.score,
+                            "matches": json.dumps([[m.term, m.field, m.start, m.end, m.weight] for m in tag.matches], ensure_ascii=False),
+                        }
+                    )
+        with self.engine.begin() as conn:
+            for chunk in _chunks([item_id for item_id, _ in pairs], 500):
+                conn.execute(item_tags.delete().where(item_tags.c.item_id.in_(chunk)))
+            if rows:
+                conn.execute(item_tags.insert(), rows)
+        return len(rows)
+
+    def get_tags(self, item_ids: Iterable[str]) -> dict[str, Classification]:
+        ids = list(item_ids)
+        found: dict[str, dict[str, list[Tag]]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                query = sa.select(item_tags).where(item_tags.c.item_id.in_(chunk)).order_by(item_tags.c.score.desc())
+                for row in conn.execute(query).mappings():
+                    matches = tuple(Match(term=m[0], field=m[1], start=m[2], end=m[3], weight=m[4]) for m in json.loads(row["matches"]))
+                    found.setdefault(row["item_id"], {"theme": [], "country": []})[row["kind"]].append(
+                        Tag(name=row["name"], score=row["score"], matches=matches)
+                    )
+        return {
+            item_id: Classification(themes=tuple(kinds["theme"]), countries=tuple(kinds["country"]))
+            for item_id, kinds in found.items()
+        }
+
+
+def _write_state(conn: Connection, state: SourceState) -> None:
+    values = {
+        "etag": state.etag,
+        "last_modified": state.last_modified,
+        "last_fetch_at": utc_text(state.last_fetch_at) if state.last_fetch_at else None,
+        "last_success_at": utc_text(state.last_success_at) if state.last_success_at else None,
+        "last_status": state.last_status,
+        "last_http_status": state.last_http_status,
+        "last_error": state.last_error,
+        "last_error_at": utc_text(state.last_error_at) if state.last_error_at else None,
+        "failing_since": utc_text(state.failing_since) if state.failing_since else None,
+        "consecutive_failures": state.consecutive_failures,
+    }
+    done = conn.execute(source_state.update().where(source_state.c.source_id == state.source_id).values(**values)).rowcount
+    if not done:
+        conn.execute(source_state.insert().values(source_id=state.source_id, **values))
+
+
+def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[str]) -> StoreCounts:
+    source_ids = {item.source_id for item in batch}
+    known: dict[tuple[str, str], tuple[str, str]] = {}
+    by_url: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(list(set(identities)), 500):
+        rows = conn.execute(
+            sa.select(items.c.id, items.c.source_id, items.c.identity, items.c.content_hash).where(
+                items.c.source_id.in_(source_ids), items.c.identity.in_(chunk)
+            )
+        )
+        for row in rows:
+            known[(row.source_id, row.identity)] = (row.id, row.content_hash)
+    for chunk in _chunks(list({item.url for item in batch if item.url}), 500):
+        for row in conn.execute(sa.select(items.c.id, items.c.url, items.c.content_hash).where(items.c.url.in_(chunk))):
+            by_url[row.url] = (row.id, row.content_hash)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    stamps: dict[datetime | None, str] = {}
+    for item, identity in zip(batch, identities):
+        if item.first_seen not in stamps:
+            stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(timezone.utc))
+        stamp = stamps[item.first_seen]
+        digest = content_hash(item)
+        existing = known.get((item.source_id, identity)) or (by_url.get(item.url) if item.url else None)
+        if existing is None:
+            if item.id not in seen:
+                seen.add(item.id)
+                inserts.append(_item_row(item, identity, digest, stamp))
+            continue
+        stored_id, stored_hash = existing
+        if stored_hash != digest and stored_id not in seen:
+            seen.add(stored_id)
+            updates.append(
+                {"b_id": stored_id, "title": item.title, "summary": item.summary, "author": item.author,
+                 "content_hash": digest, "last_changed": stamp}
+            )
+    if inserts:
+        conn.execute(items.insert(), inserts)
+    if updates:
+        conn.execute(
+            items.update().where(items.c.id == sa.bindparam("b_id")).values(
+                title=sa.bindparam("title"), summary=sa.bindparam("summary"), author=sa.bindparam("author"),
+                content_hash=sa.bindparam("content_hash"), last_changed=sa.bindparam("last_changed"),
+            ),
+            updates,
+        )
+    return StoreCounts(
+        new=len(inserts), updated=len(updates),
+        new_ids=tuple(r["id"] for r in inserts), changed_ids=tuple(r["b_id"] for r in updates),
+    )
+
+
+def content_hash(item: Item) -> str:
+    return stable_id(item.title, item.summary, item.author)
+
+
+def _item_row(item: Item, identity: str, digest: str, seen: str) -> dict[str, Any]:
+    return {
+        "id": item.id, "source_id": item.source_id, "identity": identity, "url": item.url,
+        "title": item.title, "summary": item.summary, "author": item.author,
+        "language": item.language, "published": utc_text(item.published), "first_seen": seen,
+        "last_changed": seen, "content_hash": digest,
+    }
+
+
+def _item_from_row(row: Any) -> Item:
+    return Item(
+        id=row["id"], source_id=row["source_id"], url=row["url"], title=row["title"],
+        summary=row["summary"], published=from_utc_text(row["published"]),  # type: ignore[arg-type]
+        language=row["language"], author=row["author"], guid=row["identity"],
+        first_seen=from_utc_text(row["first_seen"]),
+    )
+
+
+def _state_from_row(row: Any) -> SourceState:
+    return SourceState(
+        source_id=row["source_id"], etag=row["etag"], last_modified=row["last_modified"],
+        last_fetch_at=from_utc_text(row["last_fetch_at"]), last_success_at=from_utc_text(row["last_success_at"]),
+        last_status=row["last_status"], last_http_status=row["last_http_status"], last_error=row["last_error"],
+        last_error_at=from_utc_text(row["last_error_at"]), failing_since=from_utc_text(row["failing_since"]),
+        consecutive_failures=row["consecutive_failures"] or 0,
+    )
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
