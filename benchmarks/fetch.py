@@ -22,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -36,7 +36,7 @@ WORDS = (
 
 
 def make_feed(n: int, items: int, rng: random.Random) -> str:
-    now = datetime(2025, 3, 20, 12, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 20, 12, tzinfo=UTC)
     entries = []
     for i in range(items):
         title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()

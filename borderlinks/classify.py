@@ -147,11 +147,22 @@ class Classifier:
         if keys:
             automaton = ahocorasick.Automaton()
             for key, tails in keys.items():
-                patterns = tuple((tail, tuple(uses)) for tail, uses in tails.values())
+                # Uses are split by kind ahead of time, so the hot loop does not branch per use.
+                patterns = tuple(
+                    (
+                        tail,
+                        tuple((u[1], u[2], u[4], u[5]) for u in uses if u[0] == THEME),
+                        tuple((u[1], u[2], u[4], u[5], u[3]) for u in uses if u[0] == PLACE),
+                        tuple(u for u in uses if u[0] not in (THEME, PLACE)),
+                    )
+                    for tail, uses in tails.values()
+                )
                 automaton.add_word(key, (len(key), patterns))
             automaton.make_automaton()
             self._automaton = automaton
         self._required_groups = tuple(len(t.require) for t in self.themes)
+        self._thresholds = tuple(t.threshold for t in self.themes)
+        self._plain = frozenset(i for i, t in enumerate(self.themes) if not (t.exclude or t.exclude_near or t.require))
         self.keys = len(keys)
 
     def classify(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> Classification:
@@ -183,11 +194,11 @@ class Classifier:
             for field, folded in ((TITLE, title), (SUMMARY, summary)):
                 if not folded:
                     continue
-                in_title = field == TITLE
+                title_field = field == TITLE
                 padded = f" {folded} "
                 for end, (length, patterns) in automaton.iter(padded):
                     start = end - length + 1
-                    for tail, uses in patterns:
+                    for tail, theme_uses, place_uses, other_uses in patterns:
                         if tail is None:
                             stop = end - 1
                         else:
@@ -195,28 +206,29 @@ class Classifier:
                             if found is None:
                                 continue
                             stop = found.end() - 1
-                        for use in uses:
-                            kind = use[0]
-                            if kind == THEME:
-                                hit = (use[2], field, start, stop, use[4] if in_title else use[5], "term")
-                                hits = theme_hits.get(use[1])
-                                if hits is None:
-                                    theme_hits[use[1]] = [hit]
-                                else:
-                                    hits.append(hit)
-                            elif kind == PLACE:
-                                places.append((use[1], (use[2], field, start, stop, use[4] if in_title else use[5], use[3])))
+                        for owner, term, in_title, in_summary in theme_uses:
+                            hit = (term, field, start, stop, in_title if title_field else in_summary, "term")
+                            hits = theme_hits.get(owner)
+                            if hits is None:
+                                theme_hits[owner] = [hit]
                             else:
-                                rest.append((use, field, start, stop))
+                                hits.append(hit)
+                        for owner, term, in_title, in_summary, kind in place_uses:
+                            places.append((owner, (term, field, start, stop, in_title if title_field else in_summary, kind)))
+                        for use in other_uses:
+                            rest.append((use, field, start, stop))
+        if not theme_hits and not places and not rest:
+            return [], []
 
         vetoes: dict[int, Term] = {}
         near: dict[int, list[tuple]] = {}
         required: dict[int, set[int]] = {}
         masks: list[tuple[int, Term, str, int, int]] = []  # owner -1: a mask; else an ignore of that country
         absent: list[tuple[int, Official, Term]] = []
-        day = when or date.today()
+        day = when
         for (kind, owner, term, extra, in_title, in_summary), field, start, stop in rest:
             if kind == OFFICIAL:
+                day = day or date.today()
                 official = self.gazetteer.officials[extra]
                 if official.in_office(day):
                     places.append((owner, (term, field, start, stop, in_title if field == TITLE else in_summary, "official")))
@@ -233,7 +245,14 @@ class Classifier:
 
         found = []
         texts = {TITLE: title, SUMMARY: summary}
+        plain, thresholds = self._plain, self._thresholds
         for i, hits in theme_hits.items():
+            if not detail and len(hits) == 1 and i in plain:
+                # The common case, kept cheap: one match of a theme without exclusions or requirements.
+                term, field, start, stop, weight, _ = hits[0]
+                if weight >= thresholds[i]:
+                    found.append(Tag(self.themes[i].slug, weight, (Match(term.text, field, start, stop, weight),)))
+                continue
             decided = self._theme(i, hits, vetoes.get(i), near.get(i), required.get(i), texts, detail)
             if decided is not None:
                 found.append(decided)
@@ -250,17 +269,8 @@ class Classifier:
     ) -> Tag | Decision | None:
         theme = self.themes[index]
         unmet = self._required_groups[index] > len(required or ())
-        if not detail:
-            if veto is not None or unmet:
-                return None
-            if near is None:
-                if len(hits) == 1:
-                    hit = hits[0]
-                    if hit[4] < theme.threshold:
-                        return None
-                    return Tag(theme.slug, hit[4], (Match(hit[0].text, hit[1], hit[2], hit[3], hit[4]),))
-                chosen, score = _score(hits)
-                return Tag(theme.slug, score, _matches(chosen)) if score >= theme.threshold else None
+        if not detail and (veto is not None or unmet):
+            return None
         notes: list[str] = []
         if veto is not None:
             notes.append(f"vetoed: the exclude term {veto.text!r} is in the item")
@@ -286,7 +296,7 @@ class Classifier:
             "theme", theme.slug, score, theme.threshold, given, _matches(chosen), tuple(h[5] for h in chosen), tuple(notes)
         )
 
-    def _countries(self, places: list[tuple[int, tuple]], masks: list, absent: list, day: date, detail: bool) -> list:
+    def _countries(self, places: list[tuple[int, tuple]], masks: list, absent: list, day: date | None, detail: bool) -> list:
         threshold = self.scoring.threshold
         names = self.gazetteer.countries
         if not detail and not masks and len(places) == 1:
@@ -302,7 +312,8 @@ class Classifier:
                 by_country.setdefault(owner, []).append(hit)
             elif detail:
                 notes.setdefault(owner, []).append(f"{hit[0].text!r} ({hit[1]}) is hidden inside {cover!r}")
-        if detail:
+        if detail and absent:
+            day = day or date.today()
             for owner, official, term in absent:
                 span = f"{official.start}..{official.until or ''}"
                 notes.setdefault(owner, []).append(f"{term.text!r}: {official.name} is not in office on {day} ({span})")

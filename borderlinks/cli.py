@@ -7,7 +7,6 @@ usage errors exit 2; a traceback only with ``-v``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -12,8 +12,9 @@ import codecs
 import json
 import re
 from calendar import timegm
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin
 
 from .model import Entry
@@ -228,6 +229,6 @@ def _struct_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromtimestamp(timegm(value), tz=timezone.utc)
+        return datetime.fromtimestamp(timegm(value), tz=UTC)
     except (TypeError, ValueError, OverflowError):
         return None

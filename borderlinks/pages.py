@@ -6,7 +6,7 @@ bytes in, entries out.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
@@ -67,5 +67,5 @@ def _read_date(element: Tag, date_format: str | None) -> datetime | None:
             value = datetime.strptime(raw, date_format)
         except ValueError:
             return parse_date(raw)
-        return value.replace(tzinfo=value.tzinfo or timezone.utc).astimezone(timezone.utc)
+        return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
     return parse_date(raw)

@@ -10,8 +10,6 @@ import sys
 from collections.abc import Iterable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .config import Home
 from .model import FetchResult, Source
@@ -30,6 +28,8 @@ def fetch_with_report(
     on_stored = _tagger(home)
     show_progress = console.is_terminal and not as_json
     if show_progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         with Progress(
             TextColumn("[bold]fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}"), console=console, transient=True,
@@ -64,6 +64,8 @@ def _tagger(home: Home):  # type: ignore[no-untyped-def]
 
 
 def _print_fetch_summary(results: list[FetchResult], names: dict[str, str]) -> None:
+    from rich.table import Table
+
     out = Console()
     failed = [r for r in results if r.status == "error"]
     table = Table(title="Fetch", show_lines=False)
@@ -91,6 +93,8 @@ def print_status(home: Home, *, as_json: bool = False) -> None:
         json.dump([r.as_dict() for r in rows], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
+    from rich.table import Table
+
     table = Table(title=f"Sources in {home.content('sources')}")
     for column in ("source", "last success", "items 7d", "failures", "last error"):
         table.add_column(column, overflow="fold")

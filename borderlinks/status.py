@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .model import Source
 from .store import SourceState, Store
@@ -42,7 +42,7 @@ def source_health(
     sources: list[Source], store: Store, *, now: datetime | None = None, dead_after_days: int = 7
 ) -> list[SourceHealth]:
     """Every source's health, the failing ones first (longest failing at the top)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     states = store.source_states()
     counts = store.count_items(since=now - timedelta(days=7))
     rows = []
@@ -55,6 +55,6 @@ def source_health(
             and now - state.failing_since >= timedelta(days=dead_after_days)
         )
         rows.append(SourceHealth(source, state, counts.get(source.id, 0), dead))
-    epoch = datetime.max.replace(tzinfo=timezone.utc)
+    epoch = datetime.max.replace(tzinfo=UTC)
     rows.sort(key=lambda h: (not h.failing, (h.state.failing_since or epoch) if h.failing and h.state else epoch, h.source.id))
     return rows

@@ -8,11 +8,11 @@ UTC strings so that they sort and compare the same on every backend.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -85,13 +85,13 @@ SCHEMA_VERSION = max(MIGRATIONS)
 
 def utc_text(value: datetime) -> str:
     """The stored form of a time: ISO 8601, UTC, second precision."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_utc_text(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,9 @@ class Store:
                 path = Path(url.removeprefix("sqlite:///"))
                 if str(path) not in ("", ":memory:"):
                     path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = sa.create_engine(url, future=True)
+            # The fetcher writes from a worker thread; SQLAlchemy's pool keeps each connection to one thread at a time.
+            connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+            self.engine: Engine = sa.create_engine(url, connect_args=connect_args)
             if self.engine.dialect.name == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.migrate()
@@ -189,6 +191,15 @@ class Store:
             if state is not None:
                 _write_state(conn, state)
         return counts
+
+    def save_fetches(self, fetches: Sequence[tuple[SourceState, Sequence[Item], Sequence[str]]]) -> list[StoreCounts]:
+        """Several sources' items and states in one transaction; counts per source, in order."""
+        results = []
+        with self.engine.begin() as conn:
+            for state, batch, identities in fetches:
+                results.append(_save_items(conn, batch, identities) if batch else StoreCounts())
+                _write_state(conn, state)
+        return results
 
     def get_items(
         self,
@@ -267,6 +278,9 @@ class Store:
         }
 
 
+_UPDATE_STATE = source_state.update().where(source_state.c.source_id == sa.bindparam("b_source_id"))
+
+
 def _write_state(conn: Connection, state: SourceState) -> None:
     values = {
         "etag": state.etag,
@@ -280,33 +294,41 @@ def _write_state(conn: Connection, state: SourceState) -> None:
         "failing_since": utc_text(state.failing_since) if state.failing_since else None,
         "consecutive_failures": state.consecutive_failures,
     }
-    done = conn.execute(source_state.update().where(source_state.c.source_id == state.source_id).values(**values)).rowcount
+    done = conn.execute(_UPDATE_STATE, {"b_source_id": state.source_id, **values}).rowcount
     if not done:
         conn.execute(source_state.insert().values(source_id=state.source_id, **values))
 
 
+# Built once: rebuilding statements per source costs more than running them.
+_BY_IDENTITY = sa.select(items.c.id, items.c.source_id, items.c.identity, items.c.content_hash).where(
+    items.c.source_id.in_(sa.bindparam("sources", expanding=True)),
+    items.c.identity.in_(sa.bindparam("identities", expanding=True)),
+)
+_BY_URL = sa.select(items.c.id, items.c.url, items.c.content_hash).where(items.c.url.in_(sa.bindparam("urls", expanding=True)))
+_INSERT_ITEM = items.insert()
+_UPDATE_ITEM = items.update().where(items.c.id == sa.bindparam("b_id")).values(
+    title=sa.bindparam("title"), summary=sa.bindparam("summary"), author=sa.bindparam("author"),
+    content_hash=sa.bindparam("content_hash"), last_changed=sa.bindparam("last_changed"),
+)
+
+
 def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[str]) -> StoreCounts:
-    source_ids = {item.source_id for item in batch}
+    source_ids = list({item.source_id for item in batch})
     known: dict[tuple[str, str], tuple[str, str]] = {}
     by_url: dict[str, tuple[str, str]] = {}
     for chunk in _chunks(list(set(identities)), 500):
-        rows = conn.execute(
-            sa.select(items.c.id, items.c.source_id, items.c.identity, items.c.content_hash).where(
-                items.c.source_id.in_(source_ids), items.c.identity.in_(chunk)
-            )
-        )
-        for row in rows:
+        for row in conn.execute(_BY_IDENTITY, {"sources": source_ids, "identities": chunk}):
             known[(row.source_id, row.identity)] = (row.id, row.content_hash)
     for chunk in _chunks(list({item.url for item in batch if item.url}), 500):
-        for row in conn.execute(sa.select(items.c.id, items.c.url, items.c.content_hash).where(items.c.url.in_(chunk))):
+        for row in conn.execute(_BY_URL, {"urls": chunk}):
             by_url[row.url] = (row.id, row.content_hash)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     seen: set[str] = set()
     stamps: dict[datetime | None, str] = {}
-    for item, identity in zip(batch, identities):
+    for item, identity in zip(batch, identities, strict=True):
         if item.first_seen not in stamps:
-            stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(timezone.utc))
+            stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(UTC))
         stamp = stamps[item.first_seen]
         digest = content_hash(item)
         existing = known.get((item.source_id, identity)) or (by_url.get(item.url) if item.url else None)
@@ -323,15 +345,9 @@ def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[st
                  "content_hash": digest, "last_changed": stamp}
             )
     if inserts:
-        conn.execute(items.insert(), inserts)
+        conn.execute(_INSERT_ITEM, inserts)
     if updates:
-        conn.execute(
-            items.update().where(items.c.id == sa.bindparam("b_id")).values(
-                title=sa.bindparam("title"), summary=sa.bindparam("summary"), author=sa.bindparam("author"),
-                content_hash=sa.bindparam("content_hash"), last_changed=sa.bindparam("last_changed"),
-            ),
-            updates,
-        )
+        conn.execute(_UPDATE_ITEM, updates)
     return StoreCounts(
         new=len(inserts), updated=len(updates),
         new_ids=tuple(r["id"] for r in inserts), changed_ids=tuple(r["b_id"] for r in updates),

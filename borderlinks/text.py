@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -24,13 +24,21 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "vero_", "oly_")
 
 _TAG_HINT = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z0-9]+;")
-_SPACE = re.compile(r"\s+")
 _DROP = re.compile(
     r"<(script|style|iframe|object|embed|noscript|template|svg|math|head|title)\b[^>]*>.*?(?:</\1\s*>|$)", re.I | re.S
 )
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)|<!\[CDATA\[|\]\]>", re.S)
-_BLOCK = re.compile(r"</?(?:p|div|br|li|ul|ol|tr|td|th|table|h[1-6]|blockquote|section|article|figure|figcaption|hr)\b[^>]*>", re.I)
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<![^>]*>|<\?[^>]*>")
+_TAG = re.compile(r"<(?:/?([a-zA-Z][a-zA-Z0-9]*)[^>]*|![^>]*|\?[^>]*)>")
+_BLOCK_NAMES = frozenset(
+    "p div br li ul ol tr td th table h1 h2 h3 h4 h5 h6 blockquote section article figure figcaption hr".split()
+)
+
+
+def _tag_replacement(match: re.Match[str]) -> str:
+    """Block elements become a space (so paragraphs don't run together), inline ones vanish."""
+    name = match.group(1)
+    return " " if name is None or name.lower() in _BLOCK_NAMES else ""
+
 _DROP_HINT = re.compile(r"<(?:script|style|iframe|object|embed|noscript|template|svg|math|head|title)\b", re.I)
 
 
@@ -53,8 +61,7 @@ def clean_text(value: str | None, limit: int | None = None) -> str:
                     text = _COMMENT.sub(" ", text)
                 if _DROP_HINT.search(text):
                     text = _DROP.sub(" ", text)
-                text = _BLOCK.sub(" ", text)
-                text = _TAG.sub("", text)
+                text = _TAG.sub(_tag_replacement, text)
             if "&" not in text:
                 break
             decoded = html.unescape(text)
@@ -64,7 +71,7 @@ def clean_text(value: str | None, limit: int | None = None) -> str:
             if not _TAG_HINT.search(text):
                 break
     text = text.replace("\u00ad", "").replace("\ufeff", "").replace("\u200b", "")
-    text = _SPACE.sub(" ", text).strip()
+    text = " ".join(text.split())
     if limit is not None:
         text = truncate_words(text, limit)
     return text
@@ -92,6 +99,12 @@ def canonical_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
         return ""
+    if "?" not in url and "#" not in url and "@" not in url:
+        # Fast path for the common clean link: only scheme and host may need lower-casing.
+        scheme, sep, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        if sep and host and ":" not in host and scheme in ("http", "https") and host == host.lower().rstrip("."):
+            return url if slash else url + "/"
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -144,5 +157,5 @@ def parse_date(value: str | None) -> datetime | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)

@@ -140,10 +140,10 @@ def parse_term(text: str, weight: float = 1.0, language: str = "", line: int | N
             continue
         before = text[i - 1] if i else ""
         after = text[i + 1] if i + 1 < len(text) else ""
-        if after.isalnum():
-            raise ValueError(f"'{ch}' in the middle of a word in {text!r}")
         if not before or not (before.isalnum() or unicodedata.category(before) == "Mn"):
             raise ValueError(f"'{ch}' does not follow a letter in {text!r}")
+        if after.isalnum():
+            raise ValueError(f"'{ch}' in the middle of a word in {text!r}")
     words: list[str] = []
     wildcards: list[str] = []
     for piece in re.split(r"([*?])", text):

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -79,7 +79,7 @@ def test_usage_error_exits_2(capsys):
 def test_status_lists_failing_sources_first_and_flags_dead_ones(site: SiteHome, capsys):
     site.add_feed("alpha", "https://alpha.example/feed")
     site.add_feed("zulu", "https://zulu.example/feed")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with site.store() as store:
         store.save_source_state(SourceState("alpha", last_success_at=now, last_status="ok"))
         store.save_source_state(

@@ -27,7 +27,7 @@ def test_every_corpus_file_yields_items_or_a_clear_error(site: SiteHome):
     results = fetch(site.home)
     assert len(results) == len(rows)
     by_status: dict[str, int] = {}
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         by_status[result.status] = by_status.get(result.status, 0) + 1
         assert result.status in ("ok", "error"), (row["path"], result)
         if result.status == "error":
@@ -38,7 +38,7 @@ def test_every_corpus_file_yields_items_or_a_clear_error(site: SiteHome):
     assert len(states) == len(rows)
     # Files their own projects parse with items must give us items too.
     expected_items = [
-        (row, r) for row, r in zip(rows, results)
+        (row, r) for row, r in zip(rows, results, strict=True)
         if row["path"].startswith("feeds/") and row["expected"] == "parse" and int(row["fp6_entries"] or 0) > 0
     ]
     missing = [row["path"] for row, r in expected_items if r.status != "ok"]
