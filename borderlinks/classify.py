@@ -58,6 +58,7 @@ class PlaceScoring:
     official: float = 1.0
     title_weight: float = 2.0
     threshold: float = 1.0
+    relative: float = 0.3  # a country scoring less than this share of the item's top country is not given
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class Classifier:
         self._required_groups = tuple(len(t.require) for t in self.themes)
         self._thresholds = tuple(t.threshold for t in self.themes)
         self._plain = frozenset(i for i, t in enumerate(self.themes) if not (t.exclude or t.exclude_near or t.require))
-        self.keys = len(keys)
+        self.key_count = len(keys)
 
     def classify(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> Classification:
         """Themes and countries of one item.
@@ -317,18 +318,23 @@ class Classifier:
             for owner, official, term in absent:
                 span = f"{official.start}..{official.until or ''}"
                 notes.setdefault(owner, []).append(f"{term.text!r}: {official.name} is not in office on {day} ({span})")
+        scored = {owner: _score(by_country.get(owner, [])) for owner in by_country.keys() | notes.keys()}
+        # A country far behind the item's main one is a passing mention ("migrants from
+        # Venezuela" in a story about a raid in Texas), however clear its name.
+        floor = self.scoring.relative * max((score for _, score in scored.values()), default=0.0)
         result: list = []
-        for owner in by_country.keys() | notes.keys():
-            chosen, score = _score(by_country.get(owner, []))
+        for owner, (chosen, score) in scored.items():
             name = names[owner].name
-            given = bool(chosen) and score >= threshold
+            given = bool(chosen) and score >= threshold and score >= floor
             if not detail:
                 if given:
                     result.append(Tag(name, score, _matches(chosen)))
                 continue
             extra = notes.get(owner, [])
-            if chosen and not given:
+            if chosen and score < threshold:
                 extra.append(f"below the threshold ({score:g} < {threshold:g})")
+            elif chosen and score < floor:
+                extra.append(f"a passing mention: {score:g} is less than {self.scoring.relative:g} of the main country's score")
             result.append(
                 Decision("country", name, score, threshold, given, _matches(chosen), tuple(h[5] for h in chosen), tuple(extra))
             )

@@ -130,3 +130,134 @@ class FetchResult:
     updated_items: int = 0
     error: str | None = None
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One story as several outlets reported it.
+
+    ``id`` is the id of the earliest item, so it stays the same as later
+    reports join; ``lead`` is the item shown, ``others`` are "also:" outlets.
+    """
+
+    id: str
+    lead: Item
+    others: tuple[Item, ...] = ()
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        return (self.lead, *self.others)
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One candidate line of a review file, as an editor sees and edits it."""
+
+    id: str  # the cluster id; "" for an item an editor added by pasting a URL
+    checked: bool
+    title: str
+    url: str
+    outlet: str = ""
+    blurb: str = ""
+    meta: str = ""  # themes, score and its parts, "also:" outlets: written by the tool, informative
+    new: bool = False  # added by the latest run of `borderlinks review`
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ReviewSection:
+    heading: str
+    entries: tuple[ReviewEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Review:
+    """A review file: an edition's candidates, as the editor left them."""
+
+    edition: str
+    date: str  # ISO date of the edition
+    title: str = ""  # the edition's title, as the file's first heading
+    status: str = "draft"  # "draft" or "approved"
+    intro: str = ""
+    sections: tuple[ReviewSection, ...] = ()
+    known: tuple[str, ...] = ()  # every id ever offered, so an entry the editor deleted is not offered again
+
+    @property
+    def approved(self) -> bool:
+        return self.status == "approved"
+
+
+@dataclass(frozen=True)
+class Score:
+    """Why a story ranks where it does: the parts add up to the total."""
+
+    theme: float = 0.0
+    outlets: float = 0.0
+    priority: float = 0.0
+    recency: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return round(self.theme + self.outlets + self.priority + self.recency, 2)
+
+    def describe(self) -> str:
+        return (
+            f"score {self.total:.1f} = theme {self.theme:.1f} + outlets {self.outlets:.1f}"
+            f" + priority {self.priority:+.1f} + recency {self.recency:.1f}"
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A story offered to an edition: its cluster, its section and its rank."""
+
+    cluster: Cluster
+    section: str
+    score: Score
+    themes: tuple[Tag, ...] = ()
+    countries: tuple[str, ...] = ()
+    blurb: str = ""
+    long: bool = False
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One printed item of a digest, ready for any template."""
+
+    id: str
+    title: str
+    url: str
+    outlet: str
+    blurb: str = ""
+    also: tuple[tuple[str, str], ...] = ()  # (outlet, url) of other reports of the same story
+    author: str = ""
+    published: datetime | None = None
+    outlet_country: str = ""
+    language: str = "en"
+    themes: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    heading: str
+    items: tuple[DigestItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One post of an edition for a date, computed before anything is rendered."""
+
+    edition: str
+    slug: str  # the post's own slug: the edition's, or edition/theme for one-post-per-theme editions
+    title: str
+    date: str  # ISO date
+    layout: str
+    language: str = "en"
+    intro: str = ""
+    sections: tuple[DigestSection, ...] = ()
+    approved: bool = False
+
+    @property
+    def items(self) -> list[DigestItem]:
+        return [item for section in self.sections for item in section.items]

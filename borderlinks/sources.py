@@ -25,11 +25,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from . import __version__
+from .classify import Classifier
 from .config import FetchSettings, Home
 from .errors import FetchError, ParseError, SourceError
 from .feeds import NotAFeed, parse_feed
-from .model import Entry, FetchResult, Item, Source
-from .store import SourceState, Store, StoreCounts
+from .model import Classification, Entry, FetchResult, Item, Source
+from .store import Fetched, SourceState, Store, StoreCounts
 from .text import canonical_url, clean_text, stable_id
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -379,6 +380,7 @@ async def fetch_sources(
     on_stored: OnStored | None = None,
     now: datetime | None = None,
     parallel: bool = True,
+    classifier: Classifier | None = None,
 ) -> list[FetchResult]:
     """Fetch, parse and store every due source; one result per source, in input order."""
     now = now or datetime.now(UTC)
@@ -393,14 +395,14 @@ async def fetch_sources(
             result = FetchResult(source.id, "skipped", error=f"not due (every {source.every} min)")
         else:
             started = time.perf_counter()
-            result = await _fetch_and_store(source, state, fetcher, store, writer, now, on_stored, pool)
+            result = await _fetch_and_store(source, state, fetcher, store, writer, now, on_stored, pool, classifier)
             result = replace(result, seconds=round(time.perf_counter() - started, 3))
         if on_result is not None:
             on_result(source, result)
         return result
 
     due = sum(1 for s in sources if s.enabled and (force or is_due(s, states.get(s.id), now)))
-    pool = ParsePool.for_run(due) if parallel else None
+    pool = ParsePool.for_run(due, classifier) if parallel else None
     writer = StoreWriter(store)
     try:
         results = await asyncio.gather(*(run_one(s) for s in sources))
@@ -421,6 +423,7 @@ async def _fetch_and_store(
     now: datetime,
     on_stored: OnStored | None,
     pool: ParsePool | None,
+    classifier: Classifier | None,
 ) -> FetchResult:
     previous = state or SourceState(source.id)
     try:
@@ -432,13 +435,13 @@ async def _fetch_and_store(
             )
             return FetchResult(source.id, "not-modified", http_status=304)
         assert isinstance(response, Response)
-        entries, pairs = await _parse_and_normalise(source, response, now, pool)
+        entries, pairs, tags = await _parse_and_normalise(source, response, now, pool, classifier)
         state = replace(
             previous, etag=response.etag, last_modified=response.last_modified, last_fetch_at=now,
             last_success_at=now, last_status="ok", last_http_status=response.status,
             consecutive_failures=0, failing_since=None,
         )
-        counts = await writer.save(state, [p[0] for p in pairs], [p[1] for p in pairs])
+        counts = await writer.save(state, [p[0] for p in pairs], [p[1] for p in pairs], tags)
         if on_stored is not None and (counts.new_ids or counts.changed_ids):
             on_stored(store.get_items(ids=counts.new_ids + counts.changed_ids))
         return FetchResult(
@@ -466,14 +469,15 @@ class StoreWriter:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.queue: asyncio.Queue[tuple[SourceState, Sequence[Item], Sequence[str], asyncio.Future[StoreCounts]] | None] = (
-            asyncio.Queue()
-        )
+        self.queue: asyncio.Queue[tuple[Fetched, asyncio.Future[StoreCounts]] | None] = asyncio.Queue()
         self.task = asyncio.get_running_loop().create_task(self._run())
 
-    async def save(self, state: SourceState, batch: Sequence[Item] = (), identities: Sequence[str] = ()) -> StoreCounts:
+    async def save(
+        self, state: SourceState, batch: Sequence[Item] = (), identities: Sequence[str] = (),
+        tags: Sequence[Classification | None] = (),
+    ) -> StoreCounts:
         future: asyncio.Future[StoreCounts] = asyncio.get_running_loop().create_future()
-        await self.queue.put((state, batch, identities, future))
+        await self.queue.put((Fetched(state, batch, identities, tags), future))
         return await future
 
     async def _run(self) -> None:
@@ -489,77 +493,97 @@ class StoreWriter:
                     break
                 jobs.append(more)
             try:
-                counts = await asyncio.to_thread(self.store.save_fetches, [(j[0], j[1], j[2]) for j in jobs])
+                counts = await asyncio.to_thread(self.store.save_fetches, [j[0] for j in jobs])
             except Exception as e:  # noqa: BLE001 - handed to every waiting source
                 for j in jobs:
-                    if not j[3].done():
-                        j[3].set_exception(e)
+                    if not j[1].done():
+                        j[1].set_exception(e)
                 continue
             for j, c in zip(jobs, counts, strict=True):
-                if not j[3].done():
-                    j[3].set_result(c)
+                if not j[1].done():
+                    j[1].set_result(c)
 
     async def aclose(self) -> None:
         await self.queue.put(None)
         await self.task
 
 
-def parse_and_normalise(source: Source, response: Response, now: datetime) -> tuple[int, list[tuple[Item, str]]] | str:
-    """The CPU part of a fetch, pure: entries count and items, or the ParseError's reason.
+Parsed = tuple[int, list[tuple[Item, str]], list[Classification | None]]
+_worker_classifier: Classifier | None = None
 
-    Returns the reason rather than raising, so the result crosses a process
-    boundary unchanged.
+
+def parse_and_normalise(source: Source, response: Response, now: datetime, classifier: Classifier | None = None) -> Parsed | str:
+    """The CPU part of a fetch, pure: entries count, items with identities, and their tags.
+
+    Returns a ParseError's reason rather than raising it, so the result
+    crosses a process boundary unchanged.
     """
     try:
         entries = parse_response(source, response)
     except ParseError as e:
         return e.reason
-    return len(entries), normalise(entries, source, now)
+    pairs = normalise(entries, source, now)
+    tags: list[Classification | None] = [None] * len(pairs)
+    if classifier is not None:
+        tags = [classifier.classify(item.title, item.summary, item.language, item.published.date()) for item, _ in pairs]
+    return len(entries), pairs, tags
+
+
+def _init_worker(classifier: Classifier | None) -> None:
+    global _worker_classifier
+    _worker_classifier = classifier
+
+
+def _parse_in_worker(source: Source, response: Response, now: datetime) -> Parsed | str:
+    return parse_and_normalise(source, response, now, _worker_classifier)
 
 
 class ParsePool:
-    """Parsing and normalising in another process, so they run beside the network and store work.
+    """Parsing, normalising and classifying in other processes, beside the network and store work.
 
-    On two cores this halves a large fetch's wall time: the event loop and the
-    store keep one core busy, parsing the other. Small bodies stay in-process,
-    where a round trip would cost more than the work.
+    On two cores this nearly halves a large fetch's wall time: the event loop
+    and the store keep one core busy, parsing the other. Small bodies stay
+    in-process, where a round trip would cost more than the work.
     """
 
     MIN_BYTES = 16_000
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, classifier: Classifier | None) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        self.classifier = classifier
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker, initargs=(classifier,)
+        )
 
     @classmethod
-    def for_run(cls, due_sources: int) -> ParsePool | None:
+    def for_run(cls, due_sources: int, classifier: Classifier | None) -> ParsePool | None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         if cores < 2 or due_sources < 16:
             return None
-        return cls(min(cores, 4))
+        return cls(min(cores, 4), classifier)
 
-    async def run(self, source: Source, response: Response, now: datetime) -> tuple[int, list[tuple[Item, str]]] | str:
+    async def run(self, source: Source, response: Response, now: datetime) -> Parsed | str:
         if len(response.body) < self.MIN_BYTES:
-            return parse_and_normalise(source, response, now)
+            return parse_and_normalise(source, response, now, self.classifier)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, parse_and_normalise, source, response, now)
+        return await loop.run_in_executor(self.executor, _parse_in_worker, source, response, now)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 async def _parse_and_normalise(
-    source: Source, response: Response, now: datetime, pool: ParsePool | None
-) -> tuple[int, list[tuple[Item, str]]]:
+    source: Source, response: Response, now: datetime, pool: ParsePool | None, classifier: Classifier | None
+) -> Parsed:
     if pool is not None:
         outcome = await pool.run(source, response, now)
     elif len(response.body) > 2_000_000 or source.type == "page":
-        outcome = await asyncio.to_thread(parse_and_normalise, source, response, now)
+        outcome = await asyncio.to_thread(parse_and_normalise, source, response, now, classifier)
     else:
-        outcome = parse_and_normalise(source, response, now)
+        outcome = parse_and_normalise(source, response, now, classifier)
     if isinstance(outcome, str):
         raise ParseError(source.id, outcome, response.status)
     return outcome
@@ -574,8 +598,9 @@ def fetch(
     client: httpx.AsyncClient | None = None,
     on_result: OnResult | None = None,
     on_stored: OnStored | None = None,
+    classifier: Classifier | None = None,
 ) -> list[FetchResult]:
-    """Fetch the home folder's sources into its store (``borderlinks fetch``)."""
+    """Fetch the home folder's sources into its store and tag what is new (``borderlinks fetch``)."""
     sources = home.sources()
     if source_ids is not None:
         wanted = list(source_ids)
@@ -588,11 +613,18 @@ def fetch(
         sources = [s for s in sources if s.id in wanted]
         force = True
     settings = home.settings().fetch
+    if classifier is None:
+        from .tagging import make_classifier
+
+        classifier = make_classifier(home)
     own_store = store is None
     store = store or Store(home.database_url)
     try:
         return asyncio.run(
-            fetch_sources(sources, store, settings, force=force, client=client, on_result=on_result, on_stored=on_stored)
+            fetch_sources(
+                sources, store, settings, force=force, client=client, on_result=on_result, on_stored=on_stored,
+                classifier=classifier,
+            )
         )
     finally:
         if own_store:

@@ -112,6 +112,16 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class Fetched:
+    """One source's fetch, to be stored: its new state, its items and their tags."""
+
+    state: SourceState
+    items: Sequence[Item] = ()
+    identities: Sequence[str] = ()
+    tags: Sequence[Classification | None] = ()
+
+
+@dataclass(frozen=True)
 class StoreCounts:
     new: int = 0
     updated: int = 0
@@ -187,18 +197,19 @@ class Store:
         same canonical URL; an unchanged item costs nothing.
         """
         with self.engine.begin() as conn:
-            counts = _save_items(conn, batch, identities) if batch else StoreCounts()
+            counts = _save_items(conn, batch, identities, [None] * len(batch)) if batch else StoreCounts()
             if state is not None:
                 _write_state(conn, state)
         return counts
 
-    def save_fetches(self, fetches: Sequence[tuple[SourceState, Sequence[Item], Sequence[str]]]) -> list[StoreCounts]:
-        """Several sources' items and states in one transaction; counts per source, in order."""
+    def save_fetches(self, fetches: Sequence[Fetched]) -> list[StoreCounts]:
+        """Several sources' items, tags and states in one transaction; counts per source, in order."""
         results = []
         with self.engine.begin() as conn:
-            for state, batch, identities in fetches:
-                results.append(_save_items(conn, batch, identities) if batch else StoreCounts())
-                _write_state(conn, state)
+            for fetched in fetches:
+                tags = fetched.tags or [None] * len(fetched.items)
+                results.append(_save_items(conn, fetched.items, fetched.identities, tags) if fetched.items else StoreCounts())
+                _write_state(conn, fetched.state)
         return results
 
     def get_items(
@@ -208,9 +219,12 @@ class Store:
         until: datetime | None = None,
         source_ids: Iterable[str] | None = None,
         ids: Iterable[str] | None = None,
+        urls: Iterable[str] | None = None,
         limit: int | None = None,
     ) -> list[Item]:
         query = sa.select(items).order_by(items.c.published.desc(), items.c.id)
+        if urls is not None:
+            query = query.where(items.c.url.in_(list(urls)))
         if since is not None:
             query = query.where(items.c.published >= utc_text(since))
         if until is not None:
@@ -242,24 +256,8 @@ class Store:
     def save_tags(self, tagged: Iterable[tuple[str, Classification]]) -> int:
         """Replace the tags of each given item with a new classification."""
         pairs = list(tagged)
-        if not pairs:
-            return 0
-        rows = []
-        for item_id, classification in pairs:
-            for kind, tags in (("theme", classification.themes), ("country", classification.countries)):
-                for tag in tags:
-                    rows.append(
-                        {
-                            "item_id": item_id, "kind": kind, "name": tag.name, "score": tag.score,
-                            "matches": json.dumps([[m.term, m.field, m.start, m.end, m.weight] for m in tag.matches], ensure_ascii=False),
-                        }
-                    )
         with self.engine.begin() as conn:
-            for chunk in _chunks([item_id for item_id, _ in pairs], 500):
-                conn.execute(item_tags.delete().where(item_tags.c.item_id.in_(chunk)))
-            if rows:
-                conn.execute(item_tags.insert(), rows)
-        return len(rows)
+            return _write_tags(conn, pairs, replace=True)
 
     def get_tags(self, item_ids: Iterable[str]) -> dict[str, Classification]:
         ids = list(item_ids)
@@ -312,7 +310,9 @@ _UPDATE_ITEM = items.update().where(items.c.id == sa.bindparam("b_id")).values(
 )
 
 
-def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[str]) -> StoreCounts:
+def _save_items(
+    conn: Connection, batch: Sequence[Item], identities: Sequence[str], tags: Sequence[Classification | None]
+) -> StoreCounts:
     source_ids = list({item.source_id for item in batch})
     known: dict[tuple[str, str], tuple[str, str]] = {}
     by_url: dict[str, tuple[str, str]] = {}
@@ -326,7 +326,8 @@ def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[st
     updates: list[dict[str, Any]] = []
     seen: set[str] = set()
     stamps: dict[datetime | None, str] = {}
-    for item, identity in zip(batch, identities, strict=True):
+    tagged: list[tuple[str, Classification]] = []
+    for item, identity, tag in zip(batch, identities, tags, strict=True):
         if item.first_seen not in stamps:
             stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(UTC))
         stamp = stamps[item.first_seen]
@@ -336,6 +337,8 @@ def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[st
             if item.id not in seen:
                 seen.add(item.id)
                 inserts.append(_item_row(item, identity, digest, stamp))
+                if tag is not None:
+                    tagged.append((item.id, tag))
             continue
         stored_id, stored_hash = existing
         if stored_hash != digest and stored_id not in seen:
@@ -344,14 +347,37 @@ def _save_items(conn: Connection, batch: Sequence[Item], identities: Sequence[st
                 {"b_id": stored_id, "title": item.title, "summary": item.summary, "author": item.author,
                  "content_hash": digest, "last_changed": stamp}
             )
+            if tag is not None:
+                tagged.append((stored_id, tag))
     if inserts:
         conn.execute(_INSERT_ITEM, inserts)
     if updates:
         conn.execute(_UPDATE_ITEM, updates)
+    if tagged:
+        _write_tags(conn, tagged, replace=bool(updates))
     return StoreCounts(
         new=len(inserts), updated=len(updates),
         new_ids=tuple(r["id"] for r in inserts), changed_ids=tuple(r["b_id"] for r in updates),
     )
+
+
+def _write_tags(conn: Connection, pairs: Sequence[tuple[str, Classification]], replace: bool) -> int:
+    rows = []
+    for item_id, classification in pairs:
+        for kind, tags in (("theme", classification.themes), ("country", classification.countries)):
+            for tag in tags:
+                rows.append(
+                    {
+                        "item_id": item_id, "kind": kind, "name": tag.name, "score": tag.score,
+                        "matches": json.dumps([[m.term, m.field, m.start, m.end, m.weight] for m in tag.matches], ensure_ascii=False),
+                    }
+                )
+    if replace:
+        for chunk in _chunks([item_id for item_id, _ in pairs], 500):
+            conn.execute(item_tags.delete().where(item_tags.c.item_id.in_(chunk)))
+    if rows:
+        conn.execute(item_tags.insert(), rows)
+    return len(rows)
 
 
 def content_hash(item: Item) -> str:

@@ -237,6 +237,10 @@ def _files(folder: Path, what: str) -> list[Path]:
     return sorted(folder.glob("*.toml"))
 
 
+def _by_line(error: ConfigError) -> int:
+    return error.line or 0
+
+
 def _raise(errors: list[ConfigError]) -> None:
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
@@ -258,7 +262,7 @@ def load_themes(folder: Path) -> list[Theme]:
         if src is None:
             continue
         theme = _parse_theme(src)
-        errors.extend(src.errors)
+        errors.extend(sorted(src.errors, key=_by_line))
         if theme is not None:
             themes.append(theme)
     _raise(errors)
@@ -417,7 +421,7 @@ def load_places(folder: Path) -> Gazetteer:
         officials.extend(_tables(src, "official", _parse_official))
         for masked in _tables(src, "mask", _parse_mask):
             masks.extend(masked)
-        errors.extend(src.errors)
+        errors.extend(sorted(src.errors, key=_by_line))
     seen: dict[str, Country] = {}
     for country in countries:
         first = seen.setdefault(country.name, country)
@@ -541,3 +545,15 @@ def _parse_mask(src: _Source, table: dict[str, Any], index: int) -> list[Term] |
         src.error("a [[mask]] needs phrases", header, "phrases", 'Add phrases = ["U.S.-Mexico border"]')
         return None
     return src.terms(table["phrases"], "phrases", src.lines.key("mask", index, "phrases") or header)
+
+
+def load_theme_file(path: Path) -> Theme:
+    """One theme file on its own (an edited copy being tried), validated like the others."""
+    errors: list[ConfigError] = []
+    src = _open(path, errors)
+    theme = _parse_theme(src) if src is not None else None
+    if src is not None:
+        errors.extend(src.errors)
+    _raise(errors)
+    assert theme is not None
+    return theme

@@ -221,6 +221,13 @@ def test_a_passing_demonym_alone_is_not_enough() -> None:
     assert countries("", "Venezuelan migrants wait in line") == []
 
 
+def test_a_country_far_behind_the_main_one_is_a_passing_mention() -> None:
+    title, summary = "Texas deploys troops in Eagle Pass", "Border Patrol agents met migrants from Venezuela."
+    assert countries(title, summary) == ["United States"]
+    decision = next(d for d in classifier().decide(title, summary, when=TODAY) if d.name == "Venezuela")
+    assert "a passing mention" in decision.notes[0]
+
+
 def test_an_official_counts_only_while_in_office() -> None:
     assert countries("López Obrador speaks on migration", when=date(2023, 5, 1)) == ["Mexico"]
     assert countries("López Obrador speaks on migration", when=date(2025, 5, 1)) == []

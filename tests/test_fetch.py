@@ -400,3 +400,12 @@ def test_page_whose_selectors_match_nothing_is_a_clear_error(site: SiteHome, htt
     result = only(fetch(site.home))
     assert result.status == "error"
     assert "matched nothing" in result.error and "update the selectors" in result.error
+
+
+def test_atom_xhtml_text_constructs_are_read(site: SiteHome, httpserver: HTTPServer):
+    site.add_feed("xhtml", serve(httpserver, "/feed", "atom-xhtml.xml", "application/atom+xml"))
+    fetch(site.home)
+    with site.store() as store:
+        (item,) = store.get_items()
+    assert item.title == "Ecuador extends its emergency"
+    assert item.summary == "The decree covers seven provinces."
