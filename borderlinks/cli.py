@@ -114,6 +114,135 @@ def demo(obj: Context, directory: Path) -> None:
     run_demo(directory, echo=click.echo)
 
 
+@cli.command("classify")
+@click.option("--all", "retag", is_flag=True, help="Re-tag every stored item (after a theme file changed).")
+@click.option("--explain", "explain_id", is_flag=False, flag_value="-", default=None, metavar="[ITEM_ID]",
+              help="Explain the tags of a stored item, or of text on standard input (first line: title).")
+@click.option("--jsonl", "jsonl", is_flag=True, help="Classify JSON lines from standard input; needs no store.")
+@pass_context
+def classify_command(obj: Context, retag: bool, explain_id: str | None, jsonl: bool) -> None:
+    """Tag items with themes and countries, and say why.
+
+    \b
+    Examples:
+        borderlinks classify --all
+        borderlinks classify --explain 3f2a9c0d1e2b4a5c
+        echo "Migrantes cruzan el Tapón del Darién" | borderlinks classify --explain
+        borderlinks classify --jsonl < items.jsonl > tags.jsonl
+    """
+    from .tagging import make_classifier
+
+    if sum((retag, explain_id is not None, jsonl)) != 1:
+        raise click.UsageError("give exactly one of --all, --explain or --jsonl")
+    classifier = make_classifier(obj.home)
+    if jsonl:
+        from .classify import classify_jsonl
+
+        for line in classify_jsonl(sys.stdin, classifier):
+            click.echo(line)
+        return
+    if explain_id is not None:
+        from .classify import explain
+
+        if explain_id == "-":
+            text = sys.stdin.read()
+            title, _, summary = text.strip().partition("\n")
+            when = None
+        else:
+            from .store import Store
+
+            with Store(obj.home.database_url) as store:
+                found = store.get_items(ids=[explain_id])
+            if not found:
+                raise click.ClickException(f"no stored item with id {explain_id!r}; ids are shown by 'borderlinks review' and in the review files")
+            item = found[0]
+            title, summary, when = item.title, item.summary, item.published.date()
+            click.echo(f"{item.title}\n{item.url}\n")
+        result = classifier.classify(title, summary, when=when)
+        click.echo(explain(result, title, summary, classifier, when))
+        return
+    from .store import Store
+    from .tagging import retag_all
+
+    with Store(obj.home.database_url) as store:
+        done = retag_all(store, classifier)
+    click.echo(f"Re-tagged {done} stored items with {len(classifier.themes)} themes.")
+
+
+@cli.group()
+def themes() -> None:
+    """List the themes and try an edited theme file before trusting it.
+
+    \b
+    Example:
+        borderlinks themes test darien --days 30
+    """
+
+
+@themes.command("list")
+@pass_context
+def themes_list(obj: Context) -> None:
+    """List the themes in use, with their number of terms and threshold.
+
+    \b
+    Example:
+        borderlinks themes list
+    """
+    from .themes import load_themes
+
+    folder = obj.home.content("classifiers")
+    for theme in load_themes(folder):
+        click.echo(f"{theme.slug:<22} {len(theme.terms):>4} terms  threshold {theme.threshold:g}  {theme.title}")
+    click.echo(f"(from {folder})")
+
+
+@themes.command("test")
+@click.argument("slug")
+@click.option("--file", "theme_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The edited theme file (default: classifiers/SLUG.toml in the home folder).")
+@click.option("--days", default=7, show_default=True, help="Try it on the items of the past N days.")
+@click.option("--limit", default=20, show_default=True, help="Show at most this many items gained and lost.")
+@pass_context
+def themes_test(obj: Context, slug: str, theme_file: Path | None, days: int, limit: int) -> None:
+    """Show the stored items an edited theme would gain and lose. Changes nothing.
+
+    Compares the tags stored now with what the edited file would give.
+
+    \b
+    Example:
+        borderlinks themes test darien --file my-darien.toml --days 30
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from .store import Store
+    from .tagging import classify_item, edited_classifier
+
+    path = theme_file or obj.home.content("classifiers") / f"{slug}.toml"
+    edited = edited_classifier(obj.home, path)
+    if slug not in {t.slug for t in edited.themes}:
+        raise click.ClickException(f"{path} defines no theme '{slug}'")
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+    with Store(obj.home.database_url) as store:
+        found = store.get_items(since=since)
+        stored = store.get_tags(i.id for i in found)
+    gained, lost = [], []
+    for item in found:
+        before = slug in (stored[item.id].theme_slugs if item.id in stored else [])
+        after = slug in classify_item(edited, item).theme_slugs
+        if after and not before:
+            gained.append(item)
+        elif before and not after:
+            lost.append(item)
+    click.echo(f"{len(found)} items of the past {days} days; with {path.name}, '{slug}' would gain {len(gained)} and lose {len(lost)}.")
+    for label, group in (("Gained", gained), ("Lost", lost)):
+        if group:
+            click.echo(f"\n{label}:")
+            for item in group[:limit]:
+                click.echo(f"  + {item.title}  [{item.source_id}, {item.id}]" if label == "Gained" else f"  - {item.title}  [{item.source_id}, {item.id}]")
+            if len(group) > limit:
+                click.echo(f"  ... and {len(group) - limit} more")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and formats our errors the click way."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
