@@ -243,6 +243,48 @@ def themes_test(obj: Context, slug: str, theme_file: Path | None, days: int, lim
                 click.echo(f"  ... and {len(group) - limit} more")
 
 
+@cli.command()
+@click.option("--edition", "edition_slug", metavar="SLUG", help="Only this edition (default: every edition).")
+@click.option("--date", "day_text", metavar="YYYY-MM-DD", help="The edition's date (default: today in its time zone).")
+@click.option("--check", is_flag=True, help="Validate the review file and report each problem with its line; change nothing.")
+@pass_context
+def review(obj: Context, edition_slug: str | None, day_text: str | None, check: bool) -> None:
+    """Write or refresh the review file an editor edits: review/EDITION/DATE.md.
+
+    Running it again after a fetch adds the new candidates, marked new, and
+    keeps every edit. Write "status: approved" at the top to approve.
+
+    \b
+    Examples:
+        borderlinks review --edition daily-border-links --date 2025-03-21
+        borderlinks review --edition daily-border-links --date 2025-03-21 --check
+    """
+    from .store import Store
+    from .workflow import check_review_file, edition_date, load_context, parse_day, pick_editions, update_review
+
+    context = load_context(obj.home)
+    day = parse_day(day_text)
+    problems_found = False
+    with Store(obj.home.database_url) as store:
+        for edition in pick_editions(context, edition_slug):
+            when = edition_date(edition, day)
+            if check:
+                path, problems = check_review_file(context, store, edition, when)
+                for problem in problems:
+                    click.echo(f"{path}:{problem.line}: {problem.message}" + (f". {problem.fix}" if problem.fix else ""))
+                if problems:
+                    problems_found = True
+                else:
+                    click.echo(f"{path}: no problems")
+                continue
+            update = update_review(context, store, edition, when)
+            total = sum(len(s.entries) for s in update.review.sections)
+            ticked = sum(1 for s in update.review.sections for e in s.entries if e.checked)
+            click.echo(f"{update.path}: {total} candidates, {ticked} ticked, {update.new} new, status {update.review.status}")
+    if problems_found:
+        raise click.exceptions.Exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and formats our errors the click way."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])

@@ -1,0 +1,156 @@
+"""The editor's and operator's operations: draft a review file, check it, build an edition.
+
+These are the edges of the review and build stages: they read the store, the
+configuration and the review files, call the pure pipeline in
+:mod:`borderlinks.digest`, and write files atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .config import Home
+from .digest import candidates, digests_from_candidates, digests_from_review, fresh_review, gather, select_automatic
+from .editions import Edition, load_editions
+from .errors import ConfigError, ReviewFileError
+from .model import Candidate, Digest, Review, Source
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every edition operation needs, loaded once."""
+
+    home: Home
+    editions: dict[str, Edition]
+    sources: dict[str, Source]
+    theme_titles: dict[str, str]
+
+
+def load_context(home: Home) -> Context:
+    from .themes import load_themes
+
+    editions = {e.slug: e for e in load_editions(home.content("scheduler"))}
+    sources = {s.id: s for s in home.sources()}
+    titles = {t.slug: t.title for t in load_themes(home.content("classifiers"))}
+    return Context(home, editions, sources, titles)
+
+
+def pick_editions(context: Context, slug: str | None) -> list[Edition]:
+    if slug is None:
+        return list(context.editions.values())
+    if slug not in context.editions:
+        known = ", ".join(context.editions) or "none"
+        raise ConfigError(f"no edition '{slug}' (editions: {known})", context.home.content("scheduler"), fix="Check the slug in scheduler/editions.toml")
+    return [context.editions[slug]]
+
+
+def edition_date(edition: Edition, day: date | None = None, now: datetime | None = None) -> date:
+    """The date of an edition: the given one, or today in the edition's time zone."""
+    if day is not None:
+        return day
+    return (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(edition.timezone)).date()
+
+
+def review_path(home: Home, edition: Edition, day: date) -> Path:
+    return home.root / "review" / edition.slug / f"{day.isoformat()}.md"
+
+
+def ranked_candidates(context: Context, store: Store, edition: Edition, day: date) -> list[Candidate]:
+    found, tags = gather(store, edition, day)
+    return candidates(edition, day, found, tags, context.sources, context.theme_titles)
+
+
+@dataclass(frozen=True)
+class ReviewUpdate:
+    path: Path
+    review: Review
+    new: int  # candidates added by this run
+    backup: Path | None
+
+
+def update_review(context: Context, store: Store, edition: Edition, day: date) -> ReviewUpdate:
+    """Write or refresh an edition's review file; the editor's edits always win.
+
+    A first run writes every candidate with the automatic selection ticked. A
+    later run keeps the file as the editor left it and appends the new
+    candidates, marked new.
+    """
+    from .review import merge_review, read_review_file, write_review_file
+
+    ranked = ranked_candidates(context, store, edition, day)
+    fresh = fresh_review(edition, day, ranked, context.sources, context.theme_titles)
+    path = review_path(context.home, edition, day)
+    if path.exists():
+        existing = read_review_file(path)
+        merged = merge_review(existing, fresh)
+        new = sum(1 for s in merged.sections for e in s.entries if e.new)
+    else:
+        merged = fresh
+        new = sum(len(s.entries) for s in merged.sections)
+    backup = write_review_file(path, merged)
+    return ReviewUpdate(path, merged, new, backup)
+
+
+def check_review_file(context: Context, store: Store, edition: Edition, day: date) -> tuple[Path, list]:
+    """Problems of an edition's review file, each with its line; changes nothing."""
+    from .review import check_review
+
+    path = review_path(context.home, edition, day)
+    if not path.exists():
+        raise ReviewFileError("no review file yet; run 'borderlinks review' first to write it", path)
+    ranked = ranked_candidates(context, store, edition, day)
+    known = {c.cluster.id for c in ranked} | {i.id for c in ranked for i in c.cluster.items}
+    text = path.read_text(encoding="utf-8")
+    from .review import parse_review
+
+    try:
+        offered = set(parse_review(text, path).known)
+    except ReviewFileError:
+        offered = set()
+    return path, check_review(text, known | offered, path)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """An edition's digests for a date and where they came from."""
+
+    edition: Edition
+    day: date
+    digests: list[Digest]
+    source: str  # "review" (approved), "review-draft" (not approved), or "automatic"
+
+
+def select_digests(context: Context, store: Store, edition: Edition, day: date, *, use_draft: bool = False) -> Selection:
+    """The editor's approved review file if there is one, else the automatic selection.
+
+    An unapproved review file is used only with ``use_draft`` (a preview).
+    """
+    from .review import read_review_file
+
+    ranked = ranked_candidates(context, store, edition, day)
+    path = review_path(context.home, edition, day)
+    if path.exists():
+        review = read_review_file(path)
+        if review.approved or use_draft:
+            digests = digests_from_review(edition, day, review, ranked, store, context.sources)
+            return Selection(edition, day, digests, "review" if review.approved else "review-draft")
+    chosen = select_automatic(edition, ranked)
+    return Selection(edition, day, digests_from_candidates(edition, day, chosen, context.sources, context.theme_titles), "automatic")
+
+
+def parse_day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise ConfigError(f"the date {text!r} is not a date", fix="Write it as YYYY-MM-DD, e.g. 2025-03-21") from e
+
+
+def all_items(digests: Sequence[Digest]) -> int:
+    return sum(len(d.items) for d in digests)
