@@ -44,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from borderlinks.cluster import LEXICON, cluster  # noqa: E402
+from borderlinks.cluster import LEXICON, STOPWORDS, cluster  # noqa: E402
 from borderlinks.folding import fold_text  # noqa: E402
 from borderlinks.model import Item  # noqa: E402
 from borderlinks.text import canonical_url, parse_date, stable_id  # noqa: E402
@@ -139,7 +139,15 @@ def _sentences(text: str) -> list[str]:
 
 
 class Generator:
-    """Items that look like a month of news: spliced sentences, names, figures, rewrites across languages."""
+    """Items that look like a month of news: text from a word chain, names, figures, rewrites across languages.
+
+    A first-order word chain over the seed texts and the English items of the
+    labelled pairs gives new sentences with the words and word frequencies of
+    the beat, without the long shared passages that splicing real sentences
+    would plant between unrelated items. Spanish and Portuguese items are
+    English ones passed through the lexicon (the labelled pairs alone hold too
+    few words of those languages to vary on).
+    """
 
     def __init__(self, rows: Sequence[dict], seed: int = 7) -> None:
         self.rng = random.Random(seed)
@@ -150,7 +158,14 @@ class Generator:
             for side in (row["a"], row["b"]):
                 sentences[side["language"]].append(side["title"] + ".")
                 sentences[side["language"]].extend(_sentences(side["summary"]))
-        self.words = {lang: [w for s in ss for w in s.split()] for lang, ss in sentences.items()}
+        self.chain: dict[str, list[str]] = defaultdict(list)
+        self.starts: list[str] = []
+        for sentence in sentences["en"]:
+            words = sentence.split()
+            self.starts.append(words[0])
+            for a, b in zip(words, words[1:], strict=False):
+                self.chain[a].append(b)
+        self.function_words = {lang: sorted(words) for lang, words in STOPWORDS.items()}
         text = " ".join(s for ss in sentences.values() for s in ss)
         self.names = sorted(set(re.findall(r"(?<=[a-z,] )([A-Z][a-záéíóúñ]{3,})", text)))
         self.translations = self._translations()
@@ -176,49 +191,56 @@ class Generator:
             lang: {w: by_key[(lang, k)] for w, k in english.items() if by_key.get((lang, k))} for lang in ("es", "pt")
         }
 
-    def _spliced(self, lang: str) -> str:
-        pool = self.words[lang]
-        start = self.rng.randrange(len(pool))
-        length = self.rng.randint(12, 30)
-        words = pool[start : start + length]
-        cut = self.rng.randrange(1, max(2, len(words)))
-        other = self.rng.randrange(len(pool))
-        words = words[:cut] + pool[other : other + length - cut]
-        words.insert(self.rng.randrange(len(words) + 1), self.rng.choice(self.names))
+    def _sentence(self, most: int) -> str:
+        words = [self.rng.choice(self.starts)]
+        while len(words) < most:
+            following = self.chain.get(words[-1])
+            if words[-1].endswith((".", "?", "!")) or not following:
+                if len(words) >= most // 2:
+                    break
+                following = self.starts  # too short: go on with another sentence
+            words.append(self.rng.choice(following))
+        words.insert(self.rng.randrange(1, len(words) + 1), self.rng.choice(self.names))
         if self.rng.random() < 0.5:
-            words.insert(self.rng.randrange(len(words) + 1), f"{self.rng.randint(10, 9999):,}")
-        return " ".join(words).rstrip(".") + "."
+            words.insert(self.rng.randrange(1, len(words) + 1), f"{self.rng.randint(10, 9999):,}")
+        return " ".join(words).rstrip(".,;:") + "."
 
     def original(self, n: int, when: datetime) -> Item:
-        lang = self.rng.choices(("en", "es", "pt"), weights=(60, 35, 5))[0]
-        title_words = self._spliced(lang).split()[: self.rng.randint(7, 14)]
-        title = " ".join(title_words).rstrip(".,;:")
-        summary = " ".join(self._spliced(lang) for _ in range(self.rng.randint(1, 3)))
+        lang = self.rng.choices(("en", "es", "pt"), weights=(60, 33, 7))[0]
+        title = self._sentence(self.rng.randint(7, 14)).rstrip(".")
+        summary = " ".join(self._sentence(30) for _ in range(self.rng.randint(1, 3)))
+        if lang != "en":
+            title, summary = self._reword(title, "en", lang, keep=1.0), self._reword(summary, "en", lang, keep=1.0)
         return self._item(n, lang, title, summary, when)
 
     def rewrite(self, n: int, of: Item) -> Item:
         """Another outlet's report of the same story, within 30 hours, in its own words or language."""
-        lang = of.language if self.rng.random() < 0.5 else self.rng.choice([x for x in ("en", "es", "pt") if x != of.language])
+        others = [x for x in ("en", "es", "pt") if x != of.language]
+        lang = of.language if self.rng.random() < 0.5 else self.rng.choice(others)
         when = of.published + timedelta(hours=self.rng.uniform(0, 30))
-        return self._item(n, lang, self._reword(of.title, of.language, lang), self._reword(of.summary, of.language, lang), when)
+        return self._item(
+            n, lang, self._reword(of.title, of.language, lang), self._reword(of.summary, of.language, lang), when
+        )
 
-    def _reword(self, text: str, source: str, target: str) -> str:
-        words = text.split()
+    def _reword(self, text: str, source: str, target: str, keep: float = 0.65) -> str:
+        """Names and figures kept, known words translated, function words swapped, the rest kept or dropped."""
         out = []
-        for word in words:
+        for word in text.split():
             bare = fold_text(word)
             if word[:1].isdigit() or word[:1].isupper():
-                out.append(word)  # names and figures survive a rewrite
-            elif source == "en" and target != "en" and bare in self.translations[target]:
-                out.append(self.rng.choice(self.translations[target][bare]))
-            elif self.rng.random() < 0.35:
-                continue
-            elif self.rng.random() < 0.3 or source != target:
-                out.append(self.rng.choice(self.words[target]))
-            else:
                 out.append(word)
-        start = self.rng.randrange(max(1, len(out) // 3))
-        return " ".join(out[start:] + out[:start])
+            elif source != target and bare in self.translations.get(target, {}):
+                out.append(self.rng.choice(self.translations[target][bare]))
+            elif source != target and bare in STOPWORDS[source]:
+                out.append(self.rng.choice(self.function_words[target]))
+            elif self.rng.random() > keep:
+                continue
+            else:
+                out.append(word)  # untranslated: a cognate, or a word the lexicon lacks
+        if keep < 1.0:  # another newsroom puts things in another order
+            start = self.rng.randrange(max(1, len(out) // 3))
+            out = out[start:] + out[:start]
+        return " ".join(out)
 
     def _item(self, n: int, lang: str, title: str, summary: str, when: datetime) -> Item:
         outlet = self.rng.choice(self.outlets[lang])

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from borderlinks.folding import fold_text
 from borderlinks.model import Cluster, Item
@@ -33,16 +35,19 @@ THRESHOLD = 0.15
 # Same-language titles that resemble each other beyond this (rapidfuzz token_set_ratio, 0-1) add to the score.
 TITLE_FLOOR = 0.6
 TITLE_BONUS = 0.5
-# A key shared by more than this many items in one window says nothing about a story.
-MAX_POSTINGS = 60
+# Candidates come from an item's RARE_KEYS rarest keys (fewest items of the window holding
+# them), and from at most the latest MAX_POSTINGS items holding each.
+RARE_KEYS = 10
+MAX_POSTINGS = 40
 # At most this many candidates are verified per item, the ones sharing the most key weight.
-MAX_CANDIDATES = 24
-# A candidate must share at least this much key weight: one strong key, a name or a figure.
-MIN_SHARED = 1.5
+MAX_CANDIDATES = 12
+# A candidate must share at least this many rare keys weighing INDEX_WEIGHT or more.
+MIN_SHARED = 2
+INDEX_WEIGHT = 0.8
 # Joining two groups needs the average score between their members (the first GUARD_SAMPLE of
-# each) to reach GUARD x THRESHOLD: a guard against chaining stories through one vague item.
-GUARD = 1.0
+# each) to reach THRESHOLD: a guard against chaining two stories through one vague item.
 GUARD_SAMPLE = 8
+DEFAULT_PRIORITY = 5
 
 # Weights of the kinds of key; lexicon entries carry their own.
 NAME = 1.6  # capitalised word or acronym, not a lexicon word
@@ -52,6 +57,7 @@ ROUNDED = 0.8  # the same figure to two significant digits, for "8,347" / "about
 SMALL_NUMBER = 0.6
 YEAR = 0.3
 TITLE_BOOST = 1.5  # a key in the title says more about the story than one in the summary
+SUMMARY_WORDS = 80
 
 _STOPWORDS = {
     "en": """a about above after again against ago all also am amid among an and any are as at be because been
@@ -81,14 +87,14 @@ _STOPWORDS = {
 STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
 
 # "U.S.", "US", "EE.UU.", "EEUU", "EUA" are the same country and "us" is a pronoun: settle it before folding.
+# "U.S.", "US", "EE.UU.", "EEUU", "EUA" are one country and "us" is a pronoun: settle it before folding.
 _US = re.compile(r"\bU\.\s?S\.(?:\s?A\.)?|\bU\.\s?S\b|\bUSA\b|\bUS\b|\bEE\.\s?UU\.?|\bEEUU\b|\bEUA\b")
-_TOKEN = re.compile(r"(\d+(?:[.,]\d+)*)|([^\W\d_]+)")
-_SENTENCE_END = re.compile(r"[.!?:]")
+# A figure, a word, or the end of a sentence (after which a capital says nothing).
+_TOKEN = re.compile(r"(\d+(?:[.,]\d+)*)|([^\W\d_]+)|[.!?:]")
 _MULTIPLIERS = {
     "thousand": 1e3, "mil": 1e3, "million": 1e6, "millions": 1e6, "millon": 1e6, "millones": 1e6,
     "milhao": 1e6, "milhoes": 1e6, "billion": 1e9, "billions": 1e9, "bilhao": 1e9, "bilhoes": 1e9,
 }
-
 
 @dataclass(frozen=True, slots=True)
 class _Lexicon:
@@ -98,6 +104,7 @@ class _Lexicon:
     prefixes: dict[str, tuple[str, float]]
     prefix_lengths: tuple[int, ...]
     phrases: dict[str, tuple[tuple[tuple[str, ...], str, float], ...]]  # first word -> (words, key, weight)
+    phrase_next: dict[str, frozenset[str]]  # first word of a phrase -> the second words that may follow
 
 
 @cache
@@ -116,7 +123,8 @@ def _lexicons() -> tuple[dict[str, _Lexicon], frozenset[str]]:
         key = "=" + key if not key.startswith("#") else key  # apart from the stems of words the lexicon doesn't know
         keys.add(key)
         for lang in langs.split(","):
-            words = term.split()
+            # Stopwords never reach the matcher, so phrases are matched without theirs.
+            words = [w for w in term.split() if w.rstrip("*") not in STOPWORDS.get(lang, STOPWORDS["en"])]
             if len(words) > 1:
                 # A star in a phrase allows a plural ending on that word; see _phrase_at.
                 phrases[lang][words[0].rstrip("*")].append((tuple(words), key, weight))
@@ -133,8 +141,21 @@ def _lexicons() -> tuple[dict[str, _Lexicon], frozenset[str]]:
             phrases={
                 first: tuple(sorted(entries, key=lambda e: -len(e[0]))) for first, entries in phrases[lang].items()
             },
+            phrase_next=_phrase_next(phrases[lang]),
         )
     return result, frozenset(keys)
+
+
+def _phrase_next(phrases: Mapping[str, list[tuple[tuple[str, ...], str, float]]]) -> dict[str, frozenset[str]]:
+    """For a quick check before matching phrases: each first word, with its plural forms, and what may follow it."""
+    following: dict[str, set[str]] = defaultdict(set)
+    for first, entries in phrases.items():
+        for words, _, _ in entries:
+            second = words[1]
+            seconds = {second.rstrip("*")} | ({second[:-1] + "s", second[:-1] + "es"} if second.endswith("*") else set())
+            for end in ("", "s", "es") if words[0].endswith("*") else ("",):
+                following[first + end] |= seconds
+    return {first: frozenset(seconds) for first, seconds in following.items()}
 
 
 def _skeleton(word: str) -> str:
@@ -156,53 +177,77 @@ def _skeleton(word: str) -> str:
     return stem[:6]
 
 
-# (language, folded word) -> (key, weight, from the lexicon); words repeat endlessly across items.
-_WORDS: dict[tuple[str, str], tuple[str, float, bool] | None] = {}
+# What a token is. Words the lexicon knows weigh what it says; others are weighed by how they
+# were written: a capital inside a sentence or an acronym marks a name.
+_KNOWN, _LOWER, _CAPITAL, _ACRONYM, _FIGURE, _END = range(6)
+
+# A token: (folded word or figure, key or None, weight, kind, special, capitalised). "Special"
+# tokens need a second look: a figure, the end of a sentence, a word that may open a phrase.
+_Token = tuple[str, str | None, float, int, bool, bool]
+_SENTENCE_END: _Token = ("", None, 0.0, _END, True, False)
 
 
-def _word_key(lang: str, word: str) -> tuple[str, float, bool] | None:
-    """The key of one folded word, its weight, and whether the lexicon knew it; None for a stopword."""
-    cached = _WORDS.get((lang, word), False)
-    if cached is not False:
-        return cached  # type: ignore[return-value]
-    result: tuple[str, float, bool] | None
+def _word(lang: str, raw: str) -> _Token:
+    """Fold one word and find its key: the lexicon's, exact then by prefix, else a cognate-friendly stem."""
     lexicons, keys = _lexicons()
     lexicon = lexicons.get(lang) or lexicons["en"]
-    if word in STOPWORDS.get(lang, STOPWORDS["en"]) or len(word) < 2:
-        result = None
-    elif word in lexicon.exact:
+    word = fold_text(raw).replace(" ", "")
+    key: str | None = None
+    weight = WORD
+    kind = _KNOWN
+    if word in lexicon.exact:
         key, weight = lexicon.exact[word]
-        result = (key, weight, True)
     elif "=" + word in keys:
-        result = ("=" + word, 1.0, True)
+        key = "=" + word
     else:
-        result = None
         for length in lexicon.prefix_lengths:
             if length <= len(word):
                 hit = lexicon.prefixes.get(word[:length])
                 if hit is not None:
-                    result = (hit[0], hit[1], True)
+                    key, weight = hit
                     break
-        if result is None:
-            result = (_skeleton(word), WORD, False)
-    if len(_WORDS) < 500_000:
-        _WORDS[(lang, word)] = result
+        if key is None:
+            key = _skeleton(word)
+            kind = _ACRONYM if raw[1:2].isupper() else _CAPITAL if raw[:1].isupper() else _LOWER
+    special = word in lexicon.phrase_next or word in _MULTIPLIERS
+    return (word, key, weight, kind, special, raw[:1].isupper())
+
+
+# (language, whitespace-separated chunk as written) -> its tokens. Chunks repeat endlessly across
+# items, so each is split, folded and looked up once.
+_CHUNKS: dict[str, dict[str, tuple[_Token, ...]]] = defaultdict(dict)
+
+
+def _chunk(lang: str, chunk: str) -> tuple[_Token, ...]:
+    text = _US.sub(" EEUU ", chunk) if "U" in chunk else chunk
+    tokens: list[_Token] = []
+    stopwords = STOPWORDS.get(lang, STOPWORDS["en"])
+    for figure, raw in _TOKEN.findall(text):
+        if figure:
+            tokens.append((figure, None, _number(figure), _FIGURE, True, False))
+        elif not raw:
+            tokens.append(_SENTENCE_END)
+        elif len(raw) > 1 and raw.lower() not in stopwords and fold_text(raw) not in stopwords:
+            tokens.append(_word(lang, raw))
+    result = tuple(tokens)
+    cache = _CHUNKS[lang]
+    if len(cache) < 200_000:
+        cache[chunk] = result
     return result
 
 
-def _phrase_at(lexicon: _Lexicon, words: list[str], i: int) -> tuple[int, str, float] | None:
-    """The longest lexicon phrase starting at ``words[i]``: its length, key and weight."""
-    first = words[i]
-    entries = lexicon.phrases.get(first)
-    if entries is None and first.endswith("s"):
-        entries = lexicon.phrases.get(first[:-1]) or lexicon.phrases.get(first[:-2])
+def _phrase_at(lexicon: _Lexicon, tokens: Sequence[_Token], i: int) -> tuple[int, str, float] | None:
+    """The longest lexicon phrase starting at ``tokens[i]``: its length in tokens, key and weight."""
+    first = tokens[i][0]
+    entries = lexicon.phrases.get(first) or lexicon.phrases.get(first[:-1]) or lexicon.phrases.get(first[:-2])
     if not entries:
         return None
     for pattern, key, weight in entries:
         n = len(pattern)
-        if i + n > len(words):
+        if i + n > len(tokens):
             continue
-        for word, expected in zip(words[i : i + n], pattern, strict=True):
+        for token, expected in zip(tokens[i : i + n], pattern, strict=True):
+            word = token[0]
             if word == expected:
                 continue
             if expected.endswith("*"):
@@ -225,101 +270,102 @@ def _number(text: str) -> float:
     return float("".join(parts[:-1]) + "." + parts[-1])
 
 
-def _number_keys(value: float, has_separator: bool) -> list[tuple[str, float]]:
+@lru_cache(maxsize=65536)
+def _number_keys(value: float, has_separator: bool) -> tuple[tuple[str, float], ...]:
+    """The keys of a figure: exact, and rounded to two significant digits for figures of 100 or more."""
     if value != int(value) or value < 0:
-        return [(f"#{value:g}", NUMBER)]
+        return ((f"#{value:g}", NUMBER),)
     n = int(value)
     if not has_separator and 1900 <= n <= 2100:
-        return [(f"#{n}", YEAR)]
+        return ((f"#{n}", YEAR),)
     if n < 10:
-        return [(f"#{n}", SMALL_NUMBER)] if n >= 2 else []
-    keys = [(f"#{n}", NUMBER)]
-    if n >= 100:
-        digits = len(str(n))
-        rounded = round(n, 2 - digits)
-        keys.append((f"~{rounded}", ROUNDED))
-    return keys
+        return ((f"#{n}", SMALL_NUMBER),) if n >= 2 else ()
+    if n < 100:
+        return ((f"#{n}", NUMBER),)
+    return ((f"#{n}", NUMBER), (f"~{round(n, 2 - len(str(n)))}", ROUNDED))
 
 
-def _text_keys(text: str, lang: str, title: bool) -> dict[str, float]:
-    """The keys of one field with their weights."""
+def _add_keys(keys: dict[str, float], text: str, lang: str, title: bool) -> None:
+    """Add the keys of one field (title or summary) to ``keys``, keeping the highest weight of each."""
     lexicons, _ = _lexicons()
     lexicon = lexicons.get(lang) or lexicons["en"]
-    text = _US.sub(" EEUU ", text)
-    raw: list[str] = []
-    numbers: dict[int, str] = {}
-    starts: set[int] = {0}  # tokens that open a sentence, where a capital says nothing
-    end = 0
-    for m in _TOKEN.finditer(text):
-        if _SENTENCE_END.search(text, end, m.start()):
-            starts.add(len(raw))
-        end = m.end()
-        if m.group(1):
-            numbers[len(raw)] = m.group(1)
-            raw.append("")
-        else:
-            raw.append(m.group(2))
-    words = [fold_text(w) if w else "" for w in raw]
-    # In a title-cased headline capitals say nothing; elsewhere a capital inside a sentence marks a name.
-    capitals = sum(1 for w in raw if w[:1].isupper())
-    trust_case = not title or capitals * 2 <= len([w for w in raw if w])
-    keys: dict[str, float] = {}
-
-    def add(key: str, weight: float) -> None:
-        if weight > keys.get(key, 0.0):
-            keys[key] = weight
-
-    i = 0
-    n = len(words)
-    while i < n:
-        word = words[i]
-        if not word:
-            source = numbers[i]
-            value = _number(source)
-            i += 1
-            while i < n and words[i] in _MULTIPLIERS:  # "10 mil", "2,8 millones", "mil millones"
-                value *= _MULTIPLIERS[words[i]]
-                i += 1
-            for key, weight in _number_keys(value, "," in source or "." in source):
-                add(key, weight)
+    if "EE" in text:
+        text = _US.sub(" EEUU ", text)  # "EE. UU." spans two chunks
+    chunks = _CHUNKS[lang]
+    tokens = [token for chunk in text.split() for token in (chunks.get(chunk) or _chunk(lang, chunk))]
+    # In a title-cased headline capitals say nothing.
+    trust_case = True
+    if title:
+        words = [t for t in tokens if t[3] < _FIGURE]
+        trust_case = sum(1 for t in words if t[5]) * 2 <= len(words)
+    boost = TITLE_BOOST if title else 1.0
+    get = keys.get
+    start = True  # of a sentence, where a capital says nothing
+    skip = 0
+    for i, (word, key, weight, kind, special, _) in enumerate(tokens):
+        if i < skip:
             continue
-        if " " in word:  # a letter folded into two, rare
-            word = word.replace(" ", "")
-        phrase = _phrase_at(lexicon, words, i) if word in lexicon.phrases or word[:-1] in lexicon.phrases else None
-        if phrase is not None:
-            length, key, weight = phrase
-            add(key, weight)
-            i += length
-            continue
-        found = _word_key(lang, word)
-        if found is not None:
-            key, weight, known = found
-            original = raw[i]
-            if not known and original[:1].isupper():
-                if original[1:2].isupper() or (trust_case and i not in starts):
-                    weight = NAME  # an acronym, or a capital inside a sentence
-            add(key, weight)
-        i += 1
-    return keys
+        if special:
+            if kind == _END:
+                start = True
+                continue
+            if kind == _FIGURE:
+                value = weight
+                skip = i + 1
+                while skip < len(tokens) and tokens[skip][0] in _MULTIPLIERS:  # "10 mil", "2,8 millones"
+                    value *= _MULTIPLIERS[tokens[skip][0]]
+                    skip += 1
+                for key, weight in _number_keys(value, "," in word or "." in word):
+                    weight *= boost
+                    if weight > get(key, 0.0):
+                        keys[key] = weight
+                start = False
+                continue
+            following = lexicon.phrase_next.get(word)
+            phrase = None
+            if following and i + 1 < len(tokens) and tokens[i + 1][0] in following:
+                phrase = _phrase_at(lexicon, tokens, i)
+            if phrase is not None:
+                length, key, weight = phrase
+                skip = i + length
+                kind = _KNOWN
+        if key is not None:
+            if kind == _CAPITAL:
+                if trust_case and not start:
+                    weight = NAME
+            elif kind == _ACRONYM:
+                weight = NAME
+            weight *= boost
+            if weight > get(key, 0.0):
+                keys[key] = weight
+        start = False
 
 
 def story_keys(item: Item) -> dict[str, float]:
-    """The language-independent keys of an item with their weights, title keys weighing more."""
-    keys = _text_keys(item.summary, item.language, title=False)
-    for key, weight in _text_keys(item.title, item.language, title=True).items():
-        keys[key] = max(keys.get(key, 0.0), weight * TITLE_BOOST)
+    """The language-independent keys of an item with their weights, title keys weighing more.
+
+    Only the first SUMMARY_WORDS words of the summary count: the lead carries
+    the story, and some feeds put whole articles there.
+    """
+    keys: dict[str, float] = {}
+    _add_keys(keys, item.title, item.language, title=True)
+    summary = item.summary
+    if summary.count(" ") >= SUMMARY_WORDS:
+        summary = " ".join(summary.split()[:SUMMARY_WORDS])
+    _add_keys(keys, summary, item.language, title=False)
     return keys
 
 
-@dataclass(frozen=True, slots=True)
-class _Profile:
+class _Profile(NamedTuple):
     """What verification needs of an item, computed once."""
 
     item: Item
     time: float  # seconds since the epoch
     url: str
+    language: str
     keys: dict[str, float]
-    mass: float  # sum of the key weights
+    index: tuple[str, ...]  # the keys that find candidates: those weighing at least INDEX_WEIGHT
+    norm: float  # square root of the sum of the key weights
     title: str  # folded
 
 
@@ -329,14 +375,16 @@ def _profile(item: Item) -> _Profile:
         item=item,
         time=item.published.timestamp(),
         url=canonical_url(item.url),
+        language=item.language,
         keys=keys,
-        mass=sum(keys.values()),
+        index=tuple(key for key, weight in keys.items() if weight >= INDEX_WEIGHT),
+        norm=math.sqrt(sum(keys.values())),
         title=fold_text(item.title),
     )
 
 
-def _score(a: _Profile, b: _Profile, window_hours: float) -> float:
-    """Key-set cosine, plus a bonus for near-identical titles in one language, fading in the window's second half.
+def _score(a: _Profile, b: _Profile, window_hours: float, ratio: Callable[[str, str], float]) -> float:
+    """Key-set cosine, plus a bonus for resembling titles in one language, fading in the window's second half.
 
     Reports of one story come within about a day of each other; a similar report
     two days later is more often a follow-up, a distinct story.
@@ -344,7 +392,6 @@ def _score(a: _Profile, b: _Profile, window_hours: float) -> float:
     hours = abs(a.time - b.time) / 3600
     if hours >= window_hours:
         return 0.0
-    fade = 1.0 if hours <= window_hours / 2 else (window_hours - hours) / (window_hours / 2)
     small, large = (a.keys, b.keys) if len(a.keys) <= len(b.keys) else (b.keys, a.keys)
     shared = 0.0
     for key, weight in small.items():
@@ -353,14 +400,14 @@ def _score(a: _Profile, b: _Profile, window_hours: float) -> float:
             shared += weight if weight < other else other
     if not shared:
         return 0.0
-    similarity = shared / math.sqrt(a.mass * b.mass)
-    if a.item.language == b.item.language:
-        from rapidfuzz.fuzz import token_set_ratio
-
-        resemblance = token_set_ratio(a.title, b.title) / 100
+    similarity = shared / (a.norm * b.norm)
+    if a.language == b.language:
+        resemblance = ratio(a.title, b.title) / 100
         if resemblance > TITLE_FLOOR:
             similarity += TITLE_BONUS * (resemblance - TITLE_FLOOR)
-    return min(1.0, similarity * fade)
+    if hours > window_hours / 2:
+        similarity *= (window_hours - hours) / (window_hours / 2)
+    return min(1.0, similarity)
 
 
 def same_story(a: Item, b: Item, *, window_hours: float = 48) -> float:
@@ -370,46 +417,62 @@ def same_story(a: Item, b: Item, *, window_hours: float = 48) -> float:
     weighted cosine of their keys (names, figures, lexicon words), raised when
     their titles nearly match, and fading to 0 as they grow ``window_hours`` apart.
     """
+    from rapidfuzz.fuzz import token_set_ratio
+
     pa, pb = _profile(a), _profile(b)
     if pa.url and pa.url == pb.url:
         return 1.0
-    return _score(pa, pb, window_hours)
+    return _score(pa, pb, window_hours, token_set_ratio)
 
 
 def _lead(items: Iterable[Item], priority: Mapping[str, int]) -> Item:
     """Highest priority, then most complete (longer summary, an author), then earliest."""
     return min(
         items,
-        key=lambda it: (-priority.get(it.source_id, 5), -len(it.summary), not it.author, it.published, it.id),
+        key=lambda it: (-priority.get(it.source_id, DEFAULT_PRIORITY), -len(it.summary), not it.author, it.published, it.id),
     )
 
 
-def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterable[tuple[int, int]]:
+def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterator[tuple[int, int]]:
     """Pairs of indexes (earlier, later) sharing rare keys within the window; ``profiles`` sorted by time.
 
-    Each key keeps the items of the window that have it; a key held by more
-    than MAX_POSTINGS of them is too common to point at a story and is not
-    followed. Each item is then compared with at most MAX_CANDIDATES earlier
-    items, those sharing the most key weight, so the cost grows with the
-    number of items, not its square.
+    Each key lists the items of the window that have it. An item looks up only
+    its RARE_KEYS rarest keys, and at most the latest MAX_POSTINGS items of
+    each; an earlier item that shares MIN_SHARED of them is a candidate, and
+    at most MAX_CANDIDATES candidates (those sharing the most) are verified.
+    So the cost grows with the number of items, not with its square.
     """
-    postings: dict[str, deque[tuple[float, int, float]]] = defaultdict(deque)
+    postings: dict[str, list[int]] = {}
+    first = 0  # the earliest item still in the window
     for i, p in enumerate(profiles):
         horizon = p.time - window_seconds
-        shared: dict[int, float] = defaultdict(float)
-        for key, weight in p.keys.items():
+        while profiles[first].time < horizon:
+            first += 1
+        held: list[tuple[int, str]] = []  # (items of the window holding the key, key)
+        for key in p.index:
+            posting = postings.get(key)
+            if posting is None:
+                postings[key] = [i]
+                continue
+            if posting[0] < first:
+                del posting[: bisect_left(posting, first)]
+            if posting:
+                held.append((len(posting), key))
+            posting.append(i)
+        if len(held) < MIN_SHARED:
+            continue
+        held.sort()
+        pool: list[int] = []
+        for _, key in held[:RARE_KEYS]:
             posting = postings[key]
-            while posting and posting[0][0] < horizon:
-                posting.popleft()
-            if len(posting) <= MAX_POSTINGS:
-                for _, j, other in posting:
-                    shared[j] += weight if weight < other else other
-            posting.append((p.time, i, weight))
-        if shared:
-            best = sorted(shared.items(), key=lambda jw: (-jw[1], jw[0]))[:MAX_CANDIDATES]
-            for j, weight in best:
-                if weight >= MIN_SHARED:
-                    yield j, i
+            pool += posting[-MAX_POSTINGS - 1 : -1]  # the posting ends with i itself
+        counts = Counter(pool)
+        found = [j for j, count in counts.items() if count >= MIN_SHARED]
+        if len(found) > MAX_CANDIDATES:
+            found.sort(key=lambda j: (-counts[j], -j))  # the most keys shared, then the nearest in time
+            del found[MAX_CANDIDATES:]
+        for j in found:
+            yield j, i
 
 
 class _Groups:
@@ -443,11 +506,13 @@ def cluster(
 
     Every item is in exactly one cluster. Items with the same canonical URL are
     always together; others join when :func:`same_story` links them and the
-    link holds on average against the cluster they join, so one vague item
+    link holds on average against the group they join, so one vague item
     cannot chain two stories. ``priority`` maps a source id to 1-10 (default 5)
     and picks each cluster's lead; a cluster's id is its earliest item's, so it
     stays the same as later reports join. Clusters come newest lead first.
     """
+    from rapidfuzz.fuzz import token_set_ratio
+
     priority = priority or {}
     ordered = sorted(items, key=lambda it: (it.published, it.id))
     profiles = [_profile(it) for it in ordered]
@@ -460,13 +525,20 @@ def cluster(
             if first != i:
                 groups.union(first, i)
 
-    window_seconds = window_hours * 3600
+    scores: dict[tuple[int, int], float] = {}
     links = []
-    for j, i in _candidates(profiles, window_seconds):
-        score = _score(profiles[j], profiles[i], window_hours)
+    for j, i in _candidates(profiles, window_hours * 3600):
+        score = scores[j, i] = _score(profiles[j], profiles[i], window_hours, token_set_ratio)
         if score >= THRESHOLD:
             links.append((-score, j, i))
     links.sort()
+
+    def pair_score(x: int, y: int) -> float:
+        pair = (x, y) if x < y else (y, x)
+        score = scores.get(pair)
+        if score is None:
+            score = scores[pair] = _score(profiles[x], profiles[y], window_hours, token_set_ratio)
+        return score
 
     for _, j, i in links:
         a, b = groups.find(j), groups.find(i)
@@ -474,8 +546,8 @@ def cluster(
             continue
         left, right = groups.members[a][:GUARD_SAMPLE], groups.members[b][:GUARD_SAMPLE]
         if len(left) > 1 or len(right) > 1:
-            total = sum(_score(profiles[x], profiles[y], window_hours) for x in left for y in right)
-            if total / (len(left) * len(right)) < THRESHOLD * GUARD:
+            average = sum(pair_score(x, y) for x in left for y in right) / (len(left) * len(right))
+            if average < THRESHOLD:
                 continue
         groups.union(a, b)
 
@@ -483,8 +555,6 @@ def cluster(
     for members in groups.members.values():
         group = [ordered[k] for k in sorted(members)]
         lead = _lead(group, priority)
-        clusters.append(
-            Cluster(id=group[0].id, lead=lead, others=tuple(it for it in group if it is not lead))
-        )
+        clusters.append(Cluster(id=group[0].id, lead=lead, others=tuple(it for it in group if it is not lead)))
     clusters.sort(key=lambda c: (-c.lead.published.timestamp(), c.id))
     return clusters

@@ -43,31 +43,84 @@ JSON_VERSION = 1
 # The few words the templates print themselves, in each edition language.
 LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "also": "also", "links": "links", "view_online": "Read this post on the web", "archive": "Archive",
-        "unsubscribe": "Unsubscribe", "why": "You receive this because you subscribed to",
-        "editions": "Editions", "latest": "Latest", "themes": "Themes", "countries": "Countries",
-        "feed": "Atom feed", "data": "JSON data", "newer": "Newer", "older": "Older", "in": "in",
-        "latest_by_edition": "Latest of each edition", "all_posts": "All posts", "theme": "Theme", "country": "Country",
+        "also": "also",
+        "link": "link",
+        "links": "links",
+        "view_online": "Read this post on the web",
+        "archive": "Archive",
+        "unsubscribe": "Unsubscribe",
+        "why": "You receive this email because you subscribed to these links.",
+        "editions": "Editions",
+        "latest": "Latest",
+        "themes": "Themes",
+        "countries": "Countries",
+        "feed": "Atom feed",
+        "data": "JSON data",
+        "newer": "Newer",
+        "older": "Older",
+        "appeared_in": "In",
+        "latest_by_edition": "Latest of each edition",
+        "all_posts": "All posts",
+        "theme": "Theme",
+        "country": "Country",
+        "skip": "Skip to content",
     },
     "es": {
-        "also": "también", "links": "enlaces", "view_online": "Leer esta entrada en la web", "archive": "Archivo",
-        "unsubscribe": "Darse de baja", "why": "Recibe este mensaje porque se suscribió a",
-        "editions": "Ediciones", "latest": "Lo último", "themes": "Temas", "countries": "Países",
-        "feed": "Feed Atom", "data": "Datos JSON", "newer": "Más reciente", "older": "Anterior", "in": "en",
-        "latest_by_edition": "Lo último de cada edición", "all_posts": "Todas las entradas", "theme": "Tema", "country": "País",
+        "also": "también",
+        "link": "enlace",
+        "links": "enlaces",
+        "view_online": "Leer esta entrada en la web",
+        "archive": "Archivo",
+        "unsubscribe": "Darse de baja",
+        "why": "Recibe este correo porque se suscribió a estos enlaces.",
+        "editions": "Ediciones",
+        "latest": "Lo último",
+        "themes": "Temas",
+        "countries": "Países",
+        "feed": "Feed Atom",
+        "data": "Datos JSON",
+        "newer": "Más reciente",
+        "older": "Anterior",
+        "appeared_in": "En",
+        "latest_by_edition": "Lo último de cada edición",
+        "all_posts": "Todas las entradas",
+        "theme": "Tema",
+        "country": "País",
+        "skip": "Saltar al contenido",
     },
     "pt": {
-        "also": "também", "links": "links", "view_online": "Ler esta publicação na web", "archive": "Arquivo",
-        "unsubscribe": "Cancelar inscrição", "why": "Você recebe esta mensagem porque se inscreveu em",
-        "editions": "Edições", "latest": "Mais recente", "themes": "Temas", "countries": "Países",
-        "feed": "Feed Atom", "data": "Dados JSON", "newer": "Mais recente", "older": "Anterior", "in": "em",
-        "latest_by_edition": "O mais recente de cada edição", "all_posts": "Todas as publicações", "theme": "Tema", "country": "País",
+        "also": "também",
+        "link": "link",
+        "links": "links",
+        "view_online": "Ler esta publicação na web",
+        "archive": "Arquivo",
+        "unsubscribe": "Cancelar inscrição",
+        "why": "Você recebe este e-mail porque se inscreveu nestes links.",
+        "editions": "Edições",
+        "latest": "Mais recente",
+        "themes": "Temas",
+        "countries": "Países",
+        "feed": "Feed Atom",
+        "data": "Dados JSON",
+        "newer": "Mais recente",
+        "older": "Anterior",
+        "appeared_in": "Em",
+        "latest_by_edition": "O mais recente de cada edição",
+        "all_posts": "Todas as publicações",
+        "theme": "Tema",
+        "country": "País",
+        "skip": "Pular para o conteúdo",
     },
 }
 
 
 def labels(language: str) -> dict[str, str]:
     return LABELS.get(language, LABELS["en"])
+
+
+def count_links(count: int, t: Mapping[str, str]) -> str:
+    """ "1 link", "45 links" in the labels' language."""
+    return f"{count} {t['link'] if count == 1 else t['links']}"
 
 
 # -- the environment -------------------------------------------------------------
@@ -81,7 +134,7 @@ def make_environment(home: Home) -> jinja2.Environment:
     if own.is_dir() and own.resolve() != packaged.resolve():
         loaders.append(jinja2.FileSystemLoader(str(own)))
     loaders.append(jinja2.FileSystemLoader(str(packaged)))
-    loader = jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(str(packaged))})
+    loader = jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(str(packaged))}, delimiter=":")
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([*loaders, loader]),
         # Everything is escaped but plain text and stylesheets, which no browser parses as HTML.
@@ -91,12 +144,15 @@ def make_environment(home: Home) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["safe_url"] = safe_url
-    env.filters["datefmt"] = lambda value, fmt="%Y-%m-%d %H:%M": value.strftime(fmt) if isinstance(value, datetime) else ""
+    env.filters["datefmt"] = lambda value, fmt="%Y-%m-%d %H:%M": (
+        value.strftime(fmt) if isinstance(value, datetime) else ""
+    )
     env.filters["date"] = format_date
     env.filters["wrap"] = wrap_text
     env.filters["slugify"] = slugify
     env.globals["long_read_parts"] = long_read_parts
     env.globals["short_date"] = short_date
+    env.globals["count_links"] = count_links
     return env
 
 
@@ -249,9 +305,18 @@ def render_email_html(digest: Digest, env: jinja2.Environment, *, site_url: str,
     names = email_templates(digest, "html")
     page = render_template(env, names, **email_context(digest, site_url=site_url, archive_url=archive_url))
     try:
-        return _inliner.inline(page)
+        inlined = _inliner.inline(page)
     except (css_inline.InlineError, ValueError) as e:
         raise TemplateError(" or ".join(names), f"its CSS could not be inlined: {e}") from e
+    return _media_rules_last(inlined)
+
+
+_HEAD_STYLE = re.compile(r"(<head[^>]*>)\s*(<style>.*?</style>)(.*?)(</head>)", re.S | re.I)
+
+
+def _media_rules_last(page: str) -> str:
+    """The inliner puts the kept @media rules first in the head; the charset and title belong there."""
+    return _HEAD_STYLE.sub(lambda m: f"{m[1]}{m[3].rstrip()}\n{m[2]}\n{m[4]}", page, count=1)
 
 
 def fill_unsubscribe(message: str, url: str, *, is_html: bool) -> str:
@@ -293,8 +358,11 @@ def plain(text: str) -> str:
 def wrap_text(text: str, width: int = TEXT_WIDTH, initial_indent: str = "", subsequent_indent: str = "") -> str:
     """Wrap a paragraph at ``width`` columns, never breaking inside a hyphenated word."""
     wrapper = textwrap.TextWrapper(
-        width=width, initial_indent=initial_indent, subsequent_indent=subsequent_indent,
-        break_on_hyphens=False, break_long_words=True,
+        width=width,
+        initial_indent=initial_indent,
+        subsequent_indent=subsequent_indent,
+        break_on_hyphens=False,
+        break_long_words=True,
     )
     return "\n".join(wrapper.wrap(plain(text))) or initial_indent.rstrip()
 
@@ -346,7 +414,9 @@ _UNBREAKABLE = re.compile(r"^\s*(?:\[\d+\] )?\S+$")
 def render_email_text(digest: Digest, env: jinja2.Environment, *, site_url: str, archive_url: str | None = None) -> str:
     """The plain-text message: the same content wrapped at 72 columns, links as numbered references."""
     context = email_context(digest, site_url=site_url, archive_url=archive_url)
-    context.update(sections=text_sections(digest), width=TEXT_WIDTH, title=plain(digest.title), intro=plain(digest.intro))
+    context.update(
+        sections=text_sections(digest), width=TEXT_WIDTH, title=plain(digest.title), intro=plain(digest.intro)
+    )
     text = render_template(env, email_templates(digest, "txt"), **context)
     return enforce_width(text, TEXT_WIDTH)
 
@@ -358,8 +428,16 @@ def enforce_width(text: str, width: int = TEXT_WIDTH) -> str:
         line = line.rstrip()
         if len(line) > width and not _UNBREAKABLE.match(line):
             indent = line[: len(line) - len(line.lstrip())]
-            lines.extend(textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent,
-                                       break_on_hyphens=False, break_long_words=True))
+            lines.extend(
+                textwrap.wrap(
+                    line.strip(),
+                    width,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                    break_on_hyphens=False,
+                    break_long_words=True,
+                )
+            )
         else:
             lines.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
@@ -376,16 +454,29 @@ def digest_to_json(digest: Digest) -> dict[str, Any]:
 
     def item(i: DigestItem) -> dict[str, Any]:
         return {
-            "id": i.id, "title": i.title, "url": link(i.url), "outlet": i.outlet, "blurb": i.blurb,
+            "id": i.id,
+            "title": i.title,
+            "url": link(i.url),
+            "outlet": i.outlet,
+            "blurb": i.blurb,
             "also": [{"outlet": name, "url": link(url)} for name, url in i.also],
-            "author": i.author, "published": i.published.isoformat() if i.published else None,
-            "outlet_country": i.outlet_country, "language": i.language,
-            "themes": list(i.themes), "countries": list(i.countries),
+            "author": i.author,
+            "published": i.published.isoformat() if i.published else None,
+            "outlet_country": i.outlet_country,
+            "language": i.language,
+            "themes": list(i.themes),
+            "countries": list(i.countries),
         }
 
     return {
-        "version": JSON_VERSION, "edition": digest.edition, "slug": digest.slug, "title": digest.title,
-        "date": digest.date, "layout": digest.layout, "language": digest.language, "intro": digest.intro,
+        "version": JSON_VERSION,
+        "edition": digest.edition,
+        "slug": digest.slug,
+        "title": digest.title,
+        "date": digest.date,
+        "layout": digest.layout,
+        "language": digest.language,
+        "intro": digest.intro,
         "approved": digest.approved,
         "sections": [{"heading": s.heading, "items": [item(i) for i in s.items]} for s in digest.sections],
     }
@@ -396,16 +487,29 @@ def digest_from_json(data: Mapping[str, Any]) -> Digest:
 
     def item(d: Mapping[str, Any]) -> DigestItem:
         return DigestItem(
-            id=d["id"], title=d["title"], url=d["url"], outlet=d["outlet"], blurb=d.get("blurb", ""),
-            also=tuple((a["outlet"], a["url"]) for a in d.get("also", [])), author=d.get("author", ""),
+            id=d["id"],
+            title=d["title"],
+            url=d["url"],
+            outlet=d["outlet"],
+            blurb=d.get("blurb", ""),
+            also=tuple((a["outlet"], a["url"]) for a in d.get("also", [])),
+            author=d.get("author", ""),
             published=datetime.fromisoformat(d["published"]) if d.get("published") else None,
-            outlet_country=d.get("outlet_country", ""), language=d.get("language", "en"),
-            themes=tuple(d.get("themes", [])), countries=tuple(d.get("countries", [])),
+            outlet_country=d.get("outlet_country", ""),
+            language=d.get("language", "en"),
+            themes=tuple(d.get("themes", [])),
+            countries=tuple(d.get("countries", [])),
         )
 
     return Digest(
-        edition=data["edition"], slug=data["slug"], title=data["title"], date=data["date"], layout=data["layout"],
-        language=data.get("language", "en"), intro=data.get("intro", ""), approved=data.get("approved", False),
+        edition=data["edition"],
+        slug=data["slug"],
+        title=data["title"],
+        date=data["date"],
+        layout=data["layout"],
+        language=data.get("language", "en"),
+        intro=data.get("intro", ""),
+        approved=data.get("approved", False),
         sections=tuple(DigestSection(s["heading"], tuple(item(i) for i in s["items"])) for s in data["sections"]),
     )
 
@@ -413,7 +517,9 @@ def digest_from_json(data: Mapping[str, Any]) -> Digest:
 # -- writing ---------------------------------------------------------------------------
 
 
-def email_files(digest: Digest, env: jinja2.Environment, *, site_url: str, archive_url: str | None = None) -> dict[str, str]:
+def email_files(
+    digest: Digest, env: jinja2.Environment, *, site_url: str, archive_url: str | None = None
+) -> dict[str, str]:
     """The email's files, relative to the email folder: ``<slug>/<date>.html`` and ``.txt``."""
     base = str(post_path(digest))
     return {
@@ -422,7 +528,9 @@ def email_files(digest: Digest, env: jinja2.Environment, *, site_url: str, archi
     }
 
 
-def write_email(digest: Digest, out: Path, env: jinja2.Environment, *, site_url: str, archive_url: str | None = None) -> list[Path]:
+def write_email(
+    digest: Digest, out: Path, env: jinja2.Environment, *, site_url: str, archive_url: str | None = None
+) -> list[Path]:
     """Write ``out/email/<edition-slug>/<date>.html`` and ``.txt``; both are rendered before either is written."""
     files = email_files(digest, env, site_url=site_url, archive_url=archive_url)
     return write_files(out / "email", files)

@@ -70,8 +70,7 @@ _HELP = (
 )
 _WIDTH = 100  # of the wrapped known-ids comment
 
-_ID_TEXT = r"[A-Za-z0-9_.:]+(?:-[A-Za-z0-9_.:]+)*"
-_ID = re.compile(_ID_TEXT)
+_ID = re.compile(r"[A-Za-z0-9_.:]+(?:-[A-Za-z0-9_.:]+)*")  # no spaces and no "--", so it sits in a comment
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EDITION_COMMENT = re.compile(r"edition:\s*(\S+?)[\s·,;]+date:\s*(\S+)", re.I)
 
@@ -82,7 +81,7 @@ _STATUS_LIKE = re.compile(r"\s*status\s*:\s*\S*\s*", re.I)  # a misplaced status
 _CHECKBOX = re.compile(r"\s*- \[([ xX])\](?:\s+(.*))?")
 _BAD_BOX = re.compile(r"\s*((?:(?:[-*+]|\d+[.)])\s*)?\[[^\[\]]{0,3}\](?!\())")
 _GOOD_BOX = re.compile(r"\s*- \[[ xX]\]")
-_LIST_ITEM = re.compile(r"\s*([-*+])\s")
+_LIST_ITEM = re.compile(r"\s*[-*+]\s")
 
 _ID_TAIL = re.compile(r"(.*?)\s+<!--\s*id:\s*(\S*?)\s*-->")
 _LINK = re.compile(r"\[((?:\\.|[^\\\]])*)\]\(((?:\\.|\([^()\s\\]*\)|[^\\()\s])*)\)(.*)")
@@ -121,7 +120,7 @@ def write_review(review: Review) -> str:
     lines.extend(_HELP)
     lines += ["", f"## {INTRODUCTION}"]
     if review.intro:
-        lines += ["", *(_escape_intro_line(line) for line in review.intro.split("\n"))]
+        lines += [_escape_intro_line(line) for line in review.intro.split("\n")]
     for section in review.sections:
         lines += ["", f"## {section.heading}"]
         if section.entries:
@@ -229,7 +228,7 @@ def check_review(
             ReviewProblem(
                 entry.line or 0,
                 f"unknown id {entry.id!r}: borderlinks never offered it",
-                "restore the id the line had, or delete the id comment to add the link as a new item",
+                "Restore the id the line had, or delete the id comment to add the link as a new item",
             )
             for section in review.sections
             for entry in section.entries
@@ -266,7 +265,7 @@ class _Draft:
         elif meta and meta[0] == NEW:
             new, meta = True, meta[1:]
         elif meta and meta[0].startswith(f"{NEW} · "):
-            new, meta[0] = True, meta[0][len(NEW) + 3 :]
+            new, meta[0] = True, meta[0].removeprefix(f"{NEW} · ")
         return ReviewEntry(
             id=self.id,
             checked=self.checked,
@@ -304,8 +303,7 @@ class _Reading:
 
 
 def _read(text: str, path: Path | str | None) -> tuple[Review, list[ReviewProblem], set[str]]:
-    """One pass over the lines: the Review as far as it can be read, every problem found, and the
-    ids of the file's own ``known`` comment."""
+    """One pass over the lines: the Review as far as it reads, every problem, the ids of its ``known`` comment."""
     state = _Reading()
     comment: list[str] | None = None
     comment_line = hidden = 0
@@ -325,11 +323,11 @@ def _read(text: str, path: Path | str | None) -> tuple[Review, list[ReviewProble
                 state.problem(
                     comment_line,
                     f"a comment opened here hides the entries and headings from line {hidden} to line {number}",
-                    "end the comment with '-->' where you meant it to end",
+                    "End the comment with '-->' where you meant it to end",
                 )
             comment, hidden = None, 0
             if line[end + 3 :].strip():
-                state.problem(number, "text after the end of a comment", "put it on a line of its own")
+                state.problem(number, "text after the end of a comment", "Put it on a line of its own")
             continue
         if not line:
             if state.place == "intro" and state.intro is not None:
@@ -343,7 +341,7 @@ def _read(text: str, path: Path | str | None) -> tuple[Review, list[ReviewProble
                 continue
             _read_comment(state, number, body[:end])
             if body[end + 3 :].strip():
-                state.problem(number, "text after the end of a comment", "put it on a line of its own")
+                state.problem(number, "text after the end of a comment", "Put it on a line of its own")
             continue
         heading = _HEADING.fullmatch(line)
         if heading:
@@ -355,7 +353,7 @@ def _read(text: str, path: Path | str | None) -> tuple[Review, list[ReviewProble
         else:
             _read_section_line(state, number, line)
     if comment is not None:
-        state.problem(comment_line, "a comment is opened here and never closed", "end it with '-->'")
+        state.problem(comment_line, "a comment is opened here and never closed", "End it with '-->'")
     return _finish(state, path), state.problems, set(state.known)
 
 
@@ -366,7 +364,7 @@ def _read_comment(state: _Reading, number: int, body: str) -> None:
     elif content.lower().startswith("edition:") and state.edition is None:
         found = _EDITION_COMMENT.match(content)
         if found is None or not _ID.fullmatch(found.group(1)) or not _is_date(found.group(2)):
-            state.problem(number, "unreadable edition comment", "write it as <!-- edition: SLUG · date: YYYY-MM-DD -->")
+            state.problem(number, "unreadable edition comment", "Write it as <!-- edition: SLUG · date: YYYY-MM-DD -->")
             state.edition_unreadable = True
         else:
             state.edition, state.date = found.group(1), found.group(2)
@@ -375,13 +373,13 @@ def _read_comment(state: _Reading, number: int, body: str) -> None:
 def _read_heading(state: _Reading, number: int, heading: re.Match[str]) -> None:
     space, name = heading.group(1), heading.group(2)
     if not name:
-        state.problem(number, "a section heading without a name", "write a name after '## ', or delete the line")
+        state.problem(number, "a section heading without a name", "Write a name after '## ', or delete the line")
         return
     if not space:
-        state.problem(number, f"heading '##{name}' needs a space after '##'", f"write '## {name}'")
+        state.problem(number, f"heading '##{name}' needs a space after '##'", f"Write '## {name}'")
     if name.casefold() == INTRODUCTION.casefold():
         if state.intro is not None:
-            state.problem(number, f"a second '## {INTRODUCTION}' (the first is on line {state.intro_line})", "keep one")
+            state.problem(number, f"a second '## {INTRODUCTION}' (the first is on line {state.intro_line})", "Keep one")
         else:
             state.intro, state.intro_line = [], number
         state.place = "intro"
@@ -390,7 +388,7 @@ def _read_heading(state: _Reading, number: int, heading: re.Match[str]) -> None:
         state.problem(
             number,
             f"a second section '## {name}' (the first is on line {state.headings[name]})",
-            "move its entries under the first one and delete this heading",
+            "Move its entries under the first one and delete this heading",
         )
     else:
         state.headings[name] = number
@@ -404,10 +402,10 @@ def _read_top_line(state: _Reading, number: int, line: str) -> None:
     if status:
         value = status.group(1).strip().lower()
         if state.status is not None:
-            state.problem(number, f"a second status line (the first is on line {state.status_line})", "keep one")
+            state.problem(number, f"a second status line (the first is on line {state.status_line})", "Keep one")
         elif value not in STATUSES:
             state.problem(
-                number, f"unknown status {status.group(1).strip()!r}", "write 'status: draft' or 'status: approved'"
+                number, f"unknown status {status.group(1).strip()!r}", "Write 'status: draft' or 'status: approved'"
             )
             state.status, state.status_line = "draft", number
         else:
@@ -415,21 +413,21 @@ def _read_top_line(state: _Reading, number: int, line: str) -> None:
     elif title and state.title is None:
         state.title = title.group(1).strip()
     elif _CHECKBOX.fullmatch(line) or _BAD_BOX.match(line):
-        state.problem(number, "an entry above the sections", "move it under a '## ' section heading")
+        state.problem(number, "an entry above the sections", "Move it under a '## ' section heading")
     else:
         state.problem(
             number,
             "text above the introduction",
-            f"only the '# title' and 'status:' lines go here; move the text under '## {INTRODUCTION}'",
+            f"Only the '# title' and 'status:' lines go here; move the text under '## {INTRODUCTION}'",
         )
 
 
 def _read_intro_line(state: _Reading, number: int, line: str) -> None:
     assert state.intro is not None
     if _CHECKBOX.fullmatch(line):
-        state.problem(number, "an entry in the introduction", "move it under a '## ' section heading")
+        state.problem(number, "an entry in the introduction", "Move it under a '## ' section heading")
     elif _STATUS_LIKE.fullmatch(line):
-        state.problem(number, "a status line in the introduction", "move it to the top of the file, under the title")
+        state.problem(number, "a status line in the introduction", "Move it to the top of the file, under the title")
     else:
         state.intro.append(line[1:] if line.startswith("\\") else line)
 
@@ -445,7 +443,7 @@ def _read_section_line(state: _Reading, number: int, line: str) -> None:
             state.problem(
                 number,
                 "a blurb or information line before any entry",
-                "put it under an entry's checkbox line, or delete it",
+                "Put it under an entry's checkbox line, or delete it",
             )
         elif stripped.startswith("~"):
             entries[-1].meta.append(stripped[1:].strip())
@@ -457,37 +455,37 @@ def _read_section_line(state: _Reading, number: int, line: str) -> None:
         mark = found.group(1)
         if _GOOD_BOX.fullmatch(mark):
             state.problem(
-                number, f"no space after the checkbox '{mark.strip()}'", "put a space between ']' and the link"
+                number, f"no space after the checkbox '{mark.strip()}'", "Put a space between ']' and the link"
             )
         else:
             state.problem(
                 number,
                 f"malformed checkbox '{mark}'",
-                "start the line with '- [x] ' to keep the item or '- [ ] ' to drop it",
+                "Start the line with '- [x] ' to keep the item or '- [ ] ' to drop it",
             )
     elif _LIST_ITEM.match(line):
         state.problem(
             number,
             "a list line without a checkbox",
-            "start it with '- [x] ' to keep the item or '- [ ] ' to drop it",
+            "Start it with '- [x] ' to keep the item or '- [ ] ' to drop it",
         )
     elif line.startswith("#"):
         state.problem(
-            number, "a heading of the wrong level", "sections are '## Heading'; the title is the '# ' line at the top"
+            number, "a heading of the wrong level", "Sections are '## Heading'; the title is the '# ' line at the top"
         )
     elif _STATUS_LIKE.fullmatch(line):
-        state.problem(number, "a status line below the headings", "move it to the top of the file, under the title")
+        state.problem(number, "a status line below the headings", "Move it to the top of the file, under the title")
     else:
         state.problem(
             number,
             "stray text between entries",
-            "start a blurb line with '>' under its entry, move it to the introduction, or delete it",
+            "Start a blurb line with '>' under its entry, move it to the introduction, or delete it",
         )
 
 
 def _read_entry(state: _Reading, number: int, checked: bool, body: str) -> None:
     if not body:
-        state.problem(number, "a checkbox with nothing after it", "add '[Title](URL)' or a URL, or delete the line")
+        state.problem(number, "a checkbox with nothing after it", "Add '[Title](URL)' or a URL, or delete the line")
         return
     id_ = ""
     tail = _ID_TAIL.fullmatch(body)
@@ -495,11 +493,11 @@ def _read_entry(state: _Reading, number: int, checked: bool, body: str) -> None:
         body, id_ = tail.group(1), tail.group(2)
         if not _ID.fullmatch(id_):
             state.problem(
-                number, f"malformed id {id_!r}", "restore the id the line had, or delete the whole id comment"
+                number, f"malformed id {id_!r}", "Restore the id the line had, or delete the whole id comment"
             )
             return
         if id_ in state.ids:
-            state.problem(number, f"duplicate id {id_} (also on line {state.ids[id_]})", "keep one of the two lines")
+            state.problem(number, f"duplicate id {id_} (also on line {state.ids[id_]})", "Keep one of the two lines")
             return
         state.ids[id_] = number
     link = _LINK.fullmatch(body)
@@ -509,24 +507,24 @@ def _read_entry(state: _Reading, number: int, checked: bool, body: str) -> None:
         if rest.strip():
             found = _OUTLET.fullmatch(rest)
             if found is None:
-                state.problem(number, "unexpected text after the link", "write the outlet as '— Outlet' after the link")
+                state.problem(number, "unexpected text after the link", "Write the outlet as '— Outlet' after the link")
                 return
             if _STRAY_COMMENT.search(found.group(1)):
                 state.problem(
-                    number, "the id comment must end the line", "move the text after '-->' before the comment"
+                    number, "the id comment must end the line", "Move the text after '-->' before the comment"
                 )
                 return
             outlet = _unescape(found.group(1)).strip()
     elif body.startswith("["):
-        state.problem(number, "malformed link", "write it as '[Title](URL)', or paste the bare URL")
+        state.problem(number, "malformed link", "Write it as '[Title](URL)', or paste the bare URL")
         return
     elif any(c.isspace() for c in body):
-        state.problem(number, "a checkbox line needs a link", "write '[Title](URL) — Outlet', or paste a bare URL")
+        state.problem(number, "a checkbox line needs a link", "Write '[Title](URL) — Outlet', or paste a bare URL")
         return
     else:
         url = body[1:-1] if body.startswith("<") and body.endswith(">") else body
         if not is_web_url(url):
-            state.problem(number, f"{url!r} is not an http(s) URL", "paste the full address, starting with https://")
+            state.problem(number, f"{url!r} is not an http(s) URL", "Paste the full address, starting with https://")
             return
         title, outlet = "", ""
     state.sections[-1][1].append(_Draft(number, checked, id_, title, url, outlet))
@@ -534,7 +532,7 @@ def _read_entry(state: _Reading, number: int, checked: bool, body: str) -> None:
 
 def _finish(state: _Reading, path: Path | str | None) -> Review:
     if state.status is None:
-        state.problem(1, "no status line", "add 'status: draft' (or 'status: approved') under the title")
+        state.problem(1, "no status line", "Add 'status: draft' (or 'status: approved') under the title")
     edition, date = state.edition, state.date
     if edition is None or date is None:
         edition, date = _from_path(path)
@@ -542,7 +540,7 @@ def _finish(state: _Reading, path: Path | str | None) -> Review:
             state.problem(
                 1,
                 "no edition comment",
-                "add '<!-- edition: SLUG · date: YYYY-MM-DD -->' under the status line",
+                "Add '<!-- edition: SLUG · date: YYYY-MM-DD -->' under the status line",
             )
     sections = tuple(ReviewSection(heading, tuple(d.entry() for d in drafts)) for heading, drafts in state.sections)
     review = Review(

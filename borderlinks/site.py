@@ -112,10 +112,15 @@ def place_posts(digests: Sequence[Digest]) -> list[Post]:
     for path, digest in by_path.items():
         paths = series["/".join(slug_parts(digest.slug))]
         at = paths.index(path)
-        posts.append(Post(
-            digest, path, f"{slug_parts(digest.edition)[0]}/index.html",
-            newer=paths[at - 1] if at > 0 else "", older=paths[at + 1] if at + 1 < len(paths) else "",
-        ))
+        posts.append(
+            Post(
+                digest,
+                path,
+                f"{slug_parts(digest.edition)[0]}/index.html",
+                newer=paths[at - 1] if at > 0 else "",
+                older=paths[at + 1] if at + 1 < len(paths) else "",
+            )
+        )
     return posts
 
 
@@ -135,13 +140,19 @@ def topics(posts: Sequence[Post], kind: str, names: Mapping[str, str]) -> list[T
                     mentions[ident].posts.append(post)
     result = []
     folder = "themes" if kind == "theme" else "countries"
+    taken: set[str] = set()
     for key in sorted(found, key=lambda k: slugify(names.get(k, humanize(k) if kind == "theme" else k))):
         days: dict[str, list[Mention]] = {}
         for ident, mention in found[key].items():
             days.setdefault(first_date[(key, ident)], []).append(mention)
         name = names.get(key, humanize(key) if kind == "theme" else key)
         ordered = tuple((day, tuple(days[day])) for day in sorted(days, reverse=True))
-        result.append(Topic(kind, key, name, f"{folder}/{slugify(key)}.html", ordered))
+        slug, n = slugify(key), 1
+        while slug in taken:  # "México" and "Mexico" fold alike; keep both pages
+            n += 1
+            slug = f"{slugify(key)}-{n}"
+        taken.add(slug)
+        result.append(Topic(kind, key, name, f"{folder}/{slug}.html", ordered))
     return result
 
 
@@ -170,10 +181,16 @@ def site_files(
     posts = place_posts(digests)
     themes = topics(posts, "theme", theme_titles or {})
     countries = topics(posts, "country", {})
-    editions = _editions(posts, edition_titles or {})
+    editions = _editions(digests, edition_titles or {})
     common = {
-        "site_title": site_title, "site_url": site_url, "editions": editions, "themes": themes,
-        "countries": countries, "posts": posts, "language": language, "t": labels(language),
+        "site_title": site_title,
+        "site_url": site_url,
+        "editions": editions,
+        "themes": themes,
+        "countries": countries,
+        "posts": posts,
+        "language": language,
+        "t": labels(language),
     }
     files: dict[str, str | bytes] = {}
 
@@ -184,8 +201,12 @@ def site_files(
     def post_context(post: Post) -> dict[str, Any]:
         digest = post.digest
         return {
-            "post": post, "digest": digest, "layout": digest.layout, "language": digest.language,
-            "t": labels(digest.language), "date_text": format_date(digest.date, digest.language),
+            "post": post,
+            "digest": digest,
+            "layout": digest.layout,
+            "language": digest.language,
+            "t": labels(digest.language),
+            "date_text": format_date(digest.date, digest.language),
         }
 
     page("index.html", "index.html", days=_by_day(posts, language), edition=None)
@@ -193,8 +214,14 @@ def site_files(
         chosen = [p for p in posts if p.edition_path == edition["path"]]
         page(edition["path"], "index.html", days=_by_day(chosen, language), edition=edition)
         files[edition["feed"]] = atom_feed(
-            chosen, env, site_url=site_url, feed_path=edition["feed"], alternate_path=edition["path"],
-            title=f"{edition['name']} · {site_title}", author=site_title, language=language,
+            chosen,
+            env,
+            site_url=site_url,
+            feed_path=edition["feed"],
+            alternate_path=edition["path"],
+            title=f"{edition['name']} · {site_title}",
+            author=site_title,
+            language=language,
         )
     for post in posts:
         page(post.path, [f"edition-{post.digest.layout}.html", "edition.html"], **post_context(post))
@@ -207,8 +234,14 @@ def site_files(
     else:
         page("latest.html", "index.html", days=[], edition=None)
     files["atom.xml"] = atom_feed(
-        posts, env, site_url=site_url, feed_path="atom.xml", alternate_path="index.html",
-        title=site_title, author=site_title, language=language,
+        posts,
+        env,
+        site_url=site_url,
+        feed_path="atom.xml",
+        alternate_path="index.html",
+        title=site_title,
+        author=site_title,
+        language=language,
     )
     files["site.css"] = _source(env, "site.css")
     return files
@@ -227,20 +260,29 @@ def write_site(
 ) -> list[Path]:
     """Render the whole archive, then write it under ``out/site/``; returns the files written."""
     files = site_files(
-        digests, env, site_url=site_url, site_title=site_title, language=language,
-        theme_titles=theme_titles, edition_titles=edition_titles,
+        digests,
+        env,
+        site_url=site_url,
+        site_title=site_title,
+        language=language,
+        theme_titles=theme_titles,
+        edition_titles=edition_titles,
     )
     return write_files(out / "site", files)
 
 
-def _editions(posts: Sequence[Post], titles: Mapping[str, str]) -> list[dict[str, str]]:
+def _editions(digests: Sequence[Digest], titles: Mapping[str, str]) -> list[dict[str, str]]:
+    """Each edition once, in the order the digests came (the editions file's order, as the build passes them)."""
     seen: dict[str, dict[str, str]] = {}
-    for post in posts:
-        if post.edition_path not in seen:
-            key = post.digest.edition
-            folder = post.edition_path.removesuffix("/index.html")
-            seen[post.edition_path] = {
-                "key": key, "name": titles.get(key, humanize(key)), "path": post.edition_path, "feed": f"{folder}/atom.xml",
+    for digest in digests:
+        folder = slug_parts(digest.edition)[0]
+        if folder not in seen:
+            name = titles.get(digest.edition, humanize(digest.edition))
+            seen[folder] = {
+                "key": digest.edition,
+                "name": name,
+                "path": f"{folder}/index.html",
+                "feed": f"{folder}/atom.xml",
             }
     return list(seen.values())
 
@@ -292,8 +334,13 @@ def atom_feed(
         digest = post.digest
         url = site_url + post.path
         content = render_template(
-            env, "atom-entry.html", digest=digest, layout=digest.layout, language=digest.language,
-            t=labels(digest.language), post_url=url,
+            env,
+            "atom-entry.html",
+            digest=digest,
+            layout=digest.layout,
+            language=digest.language,
+            t=labels(digest.language),
+            post_url=url,
         )
         entry = feed.add_entry(order="append")
         entry.id(url)

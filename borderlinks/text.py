@@ -107,14 +107,13 @@ def canonical_url(url: str) -> str:
             return url if slash else url + "/"
     try:
         parts = urlsplit(url)
-    except ValueError:
+        port = parts.port
+    except ValueError:  # a malformed port or host: keep the URL as it came
         return url
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    if parts.port and not (
-        (scheme == "http" and parts.port == 80) or (scheme == "https" and parts.port == 443)
-    ):
-        host = f"{host}:{parts.port}"
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
     if parts.username:
         host = f"{parts.username}@{host}"
     path = parts.path or ("/" if scheme in ("http", "https") else "")
@@ -130,6 +129,7 @@ def is_web_url(url: str) -> bool:
     """True for an absolute ``http`` or ``https`` URL with a host, the only links we print."""
     try:
         parts = urlsplit((url or "").strip())
+        parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -121,7 +122,11 @@ def test_written_file_starts_with_title_status_and_edition_and_ends_with_known_i
         "<!-- edition: daily-border-links · date: 2025-03-21 -->",
     ]
     assert "## Introduction" in lines
-    assert lines[-3:] == ["<!-- known:", "     3f2a9c0d1e2b4a5c 9b1c2d3e4f5a6b7c 0a1b2c3d4e5f6071 c0ffee0000000001 -->", ""]
+    assert lines[-3:] == [
+        "<!-- known:",
+        "     3f2a9c0d1e2b4a5c 9b1c2d3e4f5a6b7c 0a1b2c3d4e5f6071 c0ffee0000000001 -->",
+        "",
+    ]
 
 
 def test_known_ids_are_wrapped_at_about_a_hundred_characters():
@@ -197,12 +202,17 @@ def test_rewritten_blurb_keeps_the_editors_line_breaks():
         "    > State officials said the barrier extends 300 metres.",
         "    > The state added 300 metres of buoys,\n    > the third extension this year.",
     )
-    assert entry(parse_review(text), BUOYS.id).blurb == "The state added 300 metres of buoys,\nthe third extension this year."
+    assert (
+        entry(parse_review(text), BUOYS.id).blurb
+        == "The state added 300 metres of buoys,\nthe third extension this year."
+    )
 
 
 def test_entry_moved_to_another_section_stays_there():
     text = write_review(first_review())
-    darien = "\n".join(write_review(first_review()).split("\n")[line_of(text, DARIEN.id) - 1 : line_of(text, DARIEN.id) + 2])
+    darien = "\n".join(
+        write_review(first_review()).split("\n")[line_of(text, DARIEN.id) - 1 : line_of(text, DARIEN.id) + 2]
+    )
     text = edit(text, darien + "\n", "")
     text = edit(text, f"## {ANALYSES}\n\n", f"## {ANALYSES}\n\n{darien}\n")
     assert entry_ids(parse_review(text)) == {BORDER: [BUOYS.id, TAPACHULA.id], ANALYSES: [DARIEN.id, ASYLUM.id]}
@@ -218,7 +228,9 @@ def test_reordered_entries_keep_the_editors_order():
 
 
 def test_pasted_url_becomes_an_added_entry_without_id():
-    text = edit(write_review(first_review()), f"## {ANALYSES}\n\n", f"## {ANALYSES}\n\n- [x] https://new.example/muro\n")
+    text = edit(
+        write_review(first_review()), f"## {ANALYSES}\n\n", f"## {ANALYSES}\n\n- [x] https://new.example/muro\n"
+    )
     added = parse_review(text).sections[1].entries[0]
     assert added == ReviewEntry(id="", checked=True, title="", url="https://new.example/muro")
 
@@ -232,7 +244,12 @@ def test_pasted_url_with_a_blurb_and_a_pasted_markdown_link_are_both_added_entri
     )
     first, second = parse_review(text).sections[1].entries[:2]
     assert (first.url, first.blurb) == ("https://new.example/muro", "Our own note.")
-    assert (second.id, second.title, second.outlet, second.checked) == ("", "El muro, visto desde Nogales", "La Voz", False)
+    assert (second.id, second.title, second.outlet, second.checked) == (
+        "",
+        "El muro, visto desde Nogales",
+        "La Voz",
+        False,
+    )
 
 
 def test_introduction_is_read_back_line_for_line():
@@ -318,7 +335,9 @@ def edited_text() -> str:
     text = edit(text, "## Introduction\n", "## Introduction\nA quiet day at the border.\n")
     text = edit(text, "- [x] [Texas installs", "- [ ] [Texas installs")
     text = edit(text, "- [ ] [Travessia", "- [x] [Travessia")
-    text = edit(text, "> Unas 2.000 personas partieron el domingo rumbo al norte.", "> Unas 2.000 personas, según la ONU.")
+    text = edit(
+        text, "> Unas 2.000 personas partieron el domingo rumbo al norte.", "> Unas 2.000 personas, según la ONU."
+    )
     asylum = "\n".join(text.split("\n")[line_of(text, ASYLUM.id) - 1 : line_of(text, ASYLUM.id) + 2])
     text = edit(text, asylum + "\n", "")
     text = edit(text, f"## {BORDER}\n\n", f"## {BORDER}\n\n{asylum}\n- [x] https://new.example/muro\n")  # move + paste
@@ -338,6 +357,21 @@ def test_merge_keeps_every_edit_and_appends_new_candidates_marked_new():
     assert entry(merged, TAPACHULA.id).blurb == "Unas 2.000 personas, según la ONU."
     assert [e.id for s in merged.sections for e in s.entries if e.new] == [NEW_WALL.id, NEW_STUDY.id]
     assert parse_review(write_review(merged)) == merged
+
+
+def test_rerun_rewrites_only_information_lines_and_adds_the_new_entries():
+    before = edited_text()
+    after = write_review(merge_review(parse_review(before), fresh_with_new_items()))
+    cut = before.index("<!-- known:")
+    diff = list(difflib.ndiff(before[:cut].split("\n"), after[: after.index("<!-- known:")].split("\n")))
+    removed = [line[2:] for line in diff if line.startswith("- ")]
+    added = [line[2:] for line in diff if line.startswith("+ ")]
+    assert removed == ["    ~ border-enforcement 4.0 · score 7.5 = theme 4.0 + outlets 2.0 + priority +1.0 + recency 0.5"
+                       " · also: Diario del Río"]  # fmt: skip
+    assert [line for line in added if line.startswith("- [")] == [
+        f"- [x] [{NEW_WALL.title}]({NEW_WALL.url}) — {NEW_WALL.outlet} <!-- id:{NEW_WALL.id} -->",
+        f"- [ ] [{NEW_STUDY.title}]({NEW_STUDY.url}) — {NEW_STUDY.outlet} <!-- id:{NEW_STUDY.id} -->",
+    ]
 
 
 def test_merge_of_a_file_nobody_edited_only_adds_the_new_candidates():
@@ -361,7 +395,11 @@ def test_merge_refreshes_information_lines_but_not_titles_ticks_or_blurbs():
     )
     fresh = replace(
         fresh_with_new_items(),
-        sections=(ReviewSection(BORDER, (replace(BUOYS, title="Tool title", blurb="Tool blurb", checked=False, meta="score 9.0"),)),),
+        sections=(
+            ReviewSection(
+                BORDER, (replace(BUOYS, title="Tool title", blurb="Tool blurb", checked=False, meta="score 9.0"),)
+            ),
+        ),
     )
     buoys = entry(merge_review(existing, fresh), BUOYS.id)
     assert (buoys.title, buoys.blurb, buoys.checked, buoys.meta) == ("Texas adds buoys", BUOYS.blurb, True, "score 9.0")
@@ -437,7 +475,9 @@ def test_check_reports_an_unknown_id_with_its_line():
     text, line = corrupt(f"id:{DARIEN.id}", "id:0a1b2c3d4e5f6099")
     known = {BUOYS.id, TAPACHULA.id, DARIEN.id, ASYLUM.id}
     problems = check_review(text.replace(f" {DARIEN.id}", ""), known_ids=known)
-    assert [(p.line, p.message) for p in problems] == [(line, "unknown id '0a1b2c3d4e5f6099': borderlinks never offered it")]
+    assert [(p.line, p.message) for p in problems] == [
+        (line, "unknown id '0a1b2c3d4e5f6099': borderlinks never offered it")
+    ]
 
 
 def test_check_accepts_ids_the_files_known_comment_lists():
@@ -450,7 +490,9 @@ def test_check_reports_a_duplicate_id_naming_the_first_line():
     buoys = text.split("\n")[line_of(text, BUOYS.id) - 1]
     text = edit(text, f"## {ANALYSES}\n\n", f"## {ANALYSES}\n\n{buoys}\n")
     first, second = [n for n, line in enumerate(text.split("\n"), start=1) if f"id:{BUOYS.id}" in line]
-    assert [(p.line, p.message) for p in check_review(text)] == [(second, f"duplicate id {BUOYS.id} (also on line {first})")]
+    assert [(p.line, p.message) for p in check_review(text)] == [
+        (second, f"duplicate id {BUOYS.id} (also on line {first})")
+    ]
 
 
 def test_check_reports_stray_text_between_entries():
@@ -472,7 +514,7 @@ def test_check_reports_a_bad_status_value():
     text, line = corrupt("status: draft\n", "status: done\n")
     problems = check_review(text)
     assert [(p.line, p.message) for p in problems] == [(line, "unknown status 'done'")]
-    assert problems[0].fix == "write 'status: draft' or 'status: approved'"
+    assert problems[0].fix == "Write 'status: draft' or 'status: approved'"
 
 
 def test_check_reports_a_missing_status_line():
@@ -511,7 +553,7 @@ def test_check_reports_a_comment_that_is_never_closed():
 
 def test_check_reports_a_comment_that_hides_entries_by_mistake():
     text, line = corrupt(f"## {ANALYSES}\n", f"<!-- ask Ana\n## {ANALYSES}\n", at="ask Ana")
-    end = len(text.split("\n")) - 1
+    end = line_of(text, ASYLUM.id)  # its id comment's "-->" closes the editor's comment
     assert [(p.line, p.message) for p in check_review(text)] == [
         (line, f"a comment opened here hides the entries and headings from line {line + 1} to line {end}")
     ]
@@ -540,7 +582,9 @@ def test_parse_raises_review_file_error_with_path_line_and_fix():
     with pytest.raises(ReviewFileError) as caught:
         parse_review(text, Path("review/daily-border-links/2025-03-21.md"))
     assert caught.value.line == line
-    assert str(caught.value).startswith(f"review/daily-border-links/2025-03-21.md:{line}: malformed checkbox '- [xx]'. ")
+    assert str(caught.value).startswith(
+        f"review/daily-border-links/2025-03-21.md:{line}: malformed checkbox '- [xx]'. "
+    )
     assert "'- [x] '" in str(caught.value)
 
 
@@ -551,6 +595,13 @@ def test_parse_error_lists_every_problem():
         parse_review(text)
     assert caught.value.line == 2
     assert f"\n  line {line_of(text, '- [?]')}: malformed checkbox '- [?]'" in str(caught.value)
+
+
+def test_windows_line_endings_and_a_byte_order_mark_are_read():
+    text = "\ufeff" + edit(write_review(first_review()), "- [ ] [Travessia", "- [x] [Travessia").replace("\n", "\r\n")
+    review = parse_review(text)
+    assert entry(review, DARIEN.id).checked
+    assert entry(review, BUOYS.id).blurb == BUOYS.blurb
 
 
 def test_edition_and_date_come_from_the_path_when_the_comment_is_lost():
@@ -578,14 +629,15 @@ URLS = st.one_of(
     st.text(URL_CHARS, max_size=20).map(lambda path: "https://example.org/" + path),
     st.text(URL_CHARS, max_size=20),
 ).filter(lambda url: not any(c.isspace() for c in url))
-IDS = st.one_of(st.from_regex(r"[0-9a-f]{16}", fullmatch=True), st.from_regex(r"[A-Za-z0-9_.:]{1,8}(-[a-z0-9]{1,4}){0,2}", fullmatch=True))
+IDS = st.one_of(
+    st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9_.:]{1,8}(-[a-z0-9]{1,4}){0,2}", fullmatch=True),
+)
 
 
 @st.composite
 def reviews(draw: st.DrawFn) -> Review:
-    headings = draw(
-        st.lists(TRIMMED.filter(lambda h: h and h.casefold() != "introduction"), max_size=3, unique=True)
-    )
+    headings = draw(st.lists(TRIMMED.filter(lambda h: h and h.casefold() != "introduction"), max_size=3, unique=True))
     ids = iter(draw(st.lists(IDS, min_size=12, max_size=12, unique=True)))
     sections = []
     for heading in headings:
@@ -604,7 +656,9 @@ def reviews(draw: st.DrawFn) -> Review:
                 )
             )
         sections.append(ReviewSection(heading, tuple(entries)))
-    offered = [e.id for s in sections for e in s.entries if e.id] + draw(st.lists(IDS.map(lambda i: "old-" + i), unique=True, max_size=3))
+    offered = [e.id for s in sections for e in s.entries if e.id] + draw(
+        st.lists(IDS.map(lambda i: "old-" + i), unique=True, max_size=3)
+    )
     return Review(
         edition=draw(st.from_regex(r"[a-z0-9]{1,10}(-[a-z0-9]{1,6}){0,2}", fullmatch=True)),
         date=draw(st.dates()).isoformat(),
@@ -612,7 +666,7 @@ def reviews(draw: st.DrawFn) -> Review:
         status=draw(st.sampled_from(["draft", "approved"])),
         intro=draw(INTRO),
         sections=tuple(sections),
-        known=tuple(draw(st.permutations(offered))),
+        known=tuple(draw(st.permutations(list(dict.fromkeys(offered))))),
     )
 
 
@@ -644,7 +698,10 @@ def test_merging_any_candidates_twice_changes_only_the_new_marks(existing, fresh
 def test_selected_gives_the_ticked_entries_in_the_editors_order_without_empty_sections():
     review = replace(
         first_review(),
-        sections=(ReviewSection(BORDER, (DARIEN, TAPACHULA, BUOYS)), ReviewSection(ANALYSES, (replace(ASYLUM, checked=False),))),
+        sections=(
+            ReviewSection(BORDER, (DARIEN, TAPACHULA, BUOYS)),
+            ReviewSection(ANALYSES, (replace(ASYLUM, checked=False),)),
+        ),
     )
     assert selected(review) == [(BORDER, [TAPACHULA, BUOYS])]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from borderlinks.text import canonical_url, clean_text, parse_date, truncate_words
+from borderlinks.text import canonical_url, clean_text, is_web_url, parse_date, truncate_words
 
 
 def test_canonical_url_drops_tracking_parameters_and_fragment():
@@ -58,3 +58,10 @@ def test_parse_date_handles_rfc822_and_iso_into_utc():
     assert parse_date("2025-03-20T12:00:00Z").isoformat() == "2025-03-20T12:00:00+00:00"
     assert parse_date("2025-03-20").isoformat() == "2025-03-20T00:00:00+00:00"
     assert parse_date("20 de marzo") is None
+
+
+def test_malformed_urls_are_kept_and_never_printed_as_links():
+    assert canonical_url("https://x.com:abc/a") == "https://x.com:abc/a"
+    assert not is_web_url("https://x.com:abc/a")
+    assert not is_web_url("javascript:alert(1)")
+    assert is_web_url("https://x.example/a?b=c")
