@@ -171,6 +171,7 @@ class Classifier:
         self._required_groups = tuple(len(t.require) for t in self.themes)
         self._thresholds = tuple(t.threshold for t in self.themes)
         self._country_names = tuple(c.name for c in self.gazetteer.countries)
+        self._slugs = tuple(t.slug for t in self.themes)
         self._plain = frozenset(i for i, t in enumerate(self.themes) if not (t.exclude or t.exclude_near or t.require))
         self.key_count = len(keys)
 
@@ -194,80 +195,106 @@ class Classifier:
         return [*themes, *countries]
 
     def _decide(self, title: str, summary: str, when: date | None, detail: bool) -> tuple[list, list]:
-        # A hit is (term, field, start, end, weight, evidence kind); offsets in the folded field.
-        theme_hits: dict[int, list[tuple]] = {}
-        places: list[tuple] = []  # hits with the country's index last
-        rest: list[tuple[tuple, str, int, int]] = []
-        automaton = self._automaton
-        if automaton is not None:
-            for field, folded in ((TITLE, title), (SUMMARY, summary)):
-                if not folded:
-                    continue
-                title_field = field == TITLE
-                padded = f" {folded} "
-                for end, (length, patterns) in automaton.iter(padded):
-                    start = end - length + 1
-                    for tail, theme_uses, place_uses, other_uses in patterns:
-                        if tail is None:
-                            stop = end - 1
-                        else:
-                            found = tail.match(padded, end + 1)
-                            if found is None:
-                                continue
-                            stop = found.end() - 1
-                        for owner, term, in_title, in_summary in theme_uses:
-                            hit = (term, field, start, stop, in_title if title_field else in_summary, "term")
-                            hits = theme_hits.get(owner)
-                            if hits is None:
-                                theme_hits[owner] = [hit]
-                            else:
-                                hits.append(hit)
-                        for owner, term, in_title, in_summary, kind in place_uses:
-                            places.append((term, field, start, stop, in_title if title_field else in_summary, kind, owner))
-                        for use in other_uses:
-                            rest.append((use, field, start, stop))
-        if not theme_hits and not places and not rest:
-            return [], []
+        """Scan both fields, then decide every theme and country that matched.
 
+        This is the hot path (every item, every run), so it is written for speed:
+        one loop over the hits, no per-hit function calls.
+        """
+        # A hit is (term, field, start, end, weight, evidence kind); offsets in the folded field.
+        # Place hits carry the country's index as a seventh item.
+        theme_hits: dict[int, list[tuple]] = {}
+        places: list[tuple] = []
         vetoes: dict[int, Term] = {}
         near: dict[int, list[tuple]] = {}
         required: dict[int, set[int]] = {}
         masks: list[tuple[int, Term, str, int, int]] = []  # owner -1: a mask; else an ignore of that country
         absent: list[tuple[int, Official, Term]] = []
+        nested = False  # whether two place hits share words, so that one may hide the other
         day = when
-        for (kind, owner, term, extra, in_title, in_summary), field, start, stop in rest:
-            if kind == OFFICIAL:
-                day = day or date.today()
-                official = self.gazetteer.officials[extra]
-                if official.in_office(day):
-                    places.append((term, field, start, stop, in_title if field == TITLE else in_summary, "official", owner))
-                else:
-                    absent.append((owner, official, term))
-            elif kind == EXCLUDE:
-                vetoes.setdefault(owner, term)
-            elif kind == EXCLUDE_NEAR:
-                near.setdefault(owner, []).append((term, field, start, stop))
-            elif kind == REQUIRE:
-                required.setdefault(owner, set()).add(extra)
-            else:
-                masks.append((owner, term, field, start, stop))
+        automaton = self._automaton
+        if automaton is None:
+            return [], []
+        for field, folded in ((TITLE, title), (SUMMARY, summary)):
+            if not folded:
+                continue
+            in_title = field == TITLE
+            padded = f" {folded} "
+            place_end = -1
+            for end, (length, patterns) in automaton.iter(padded):
+                start = end - length + 1
+                for tail, theme_uses, place_uses, other_uses in patterns:
+                    if tail is None:
+                        stop = end - 1
+                    else:
+                        found = tail.match(padded, end + 1)
+                        if found is None:
+                            continue
+                        stop = found.end() - 1
+                    for owner, term, title_weight, weight in theme_uses:
+                        hit = (term, field, start, stop, title_weight if in_title else weight, "term")
+                        hits = theme_hits.get(owner)
+                        if hits is None:
+                            theme_hits[owner] = [hit]
+                        else:
+                            hits.append(hit)
+                    if place_uses:
+                        # Hits come in order of their keys' ends, so comparing with the
+                        # furthest end so far finds every overlap.
+                        if start < place_end:
+                            nested = True
+                        place_end = max(place_end, stop)
+                        for owner, term, title_weight, weight, kind in place_uses:
+                            places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
+                    for kind, owner, term, extra, title_weight, weight in other_uses:
+                        if kind == REQUIRE:
+                            groups = required.get(owner)
+                            if groups is None:
+                                required[owner] = {extra}
+                            else:
+                                groups.add(extra)
+                        elif kind == OFFICIAL:
+                            day = day or date.today()
+                            official = self.gazetteer.officials[extra]
+                            if official.in_office(day):
+                                if start < place_end:
+                                    nested = True
+                                place_end = max(place_end, stop)
+                                places.append((term, field, start, stop, title_weight if in_title else weight, "official", owner))
+                            elif detail:
+                                absent.append((owner, official, term))
+                        elif kind == EXCLUDE:
+                            vetoes.setdefault(owner, term)
+                        elif kind == EXCLUDE_NEAR:
+                            near.setdefault(owner, []).append((term, field, start, stop))
+                        else:
+                            masks.append((owner, term, field, start, stop))
 
         found = []
-        texts = {TITLE: title, SUMMARY: summary}
-        plain, thresholds = self._plain, self._thresholds
-        for i, hits in theme_hits.items():
-            if not detail and len(hits) == 1 and i in plain:
-                # The common case, kept cheap: one match of a theme without exclusions or requirements.
-                term, field, start, stop, weight, _ = hits[0]
-                if weight >= thresholds[i]:
-                    found.append(Tag(self.themes[i].slug, weight, (Match(term.text, field, start, stop, weight),)))
-                continue
-            decided = self._theme(i, hits, vetoes.get(i), near.get(i), required.get(i), texts, detail)
-            if decided is not None:
-                found.append(decided)
-        countries = self._countries(places, masks, absent, day, detail) if places or (detail and absent) else []
-        if len(found) > 1:
-            found.sort(key=_by_score)
+        if theme_hits:
+            texts = {TITLE: title, SUMMARY: summary}
+            plain, thresholds, slugs = self._plain, self._thresholds, self._slugs
+            for i, hits in theme_hits.items():
+                if detail or i not in plain:
+                    decided = self._theme(i, hits, vetoes.get(i), near.get(i), required.get(i), texts, detail)
+                    if decided is not None:
+                        found.append(decided)
+                elif len(hits) == 1:
+                    # The common case, kept cheap: one match of a theme without exclusions or requirements.
+                    term, field, start, stop, weight, _ = hits[0]
+                    if weight >= thresholds[i]:
+                        found.append(Tag(slugs[i], weight, (Match(term.text, field, start, stop, weight),)))
+                else:
+                    chosen, score = _score(hits)
+                    if score >= thresholds[i]:
+                        found.append(Tag(slugs[i], score, _matches(chosen)))
+            if len(found) > 1:
+                found.sort(key=_by_score)
+        countries = []
+        if detail:
+            if places or absent:
+                countries = self._countries(places, masks, absent, day)
+        elif places:
+            countries = self._country_tags(places, masks, nested)
         if len(countries) > 1:
             countries.sort(key=_by_score)
         return found, countries
@@ -308,9 +335,9 @@ class Classifier:
             "theme", theme.slug, score, theme.threshold, given, _matches(chosen), tuple(h[5] for h in chosen), tuple(notes)
         )
 
-    def _country_tags(self, places: list[tuple], masks: list) -> list[Tag]:
+    def _country_tags(self, places: list[tuple], masks: list, nested: bool) -> list[Tag]:
         """The countries given, fast: the same rules as :meth:`_countries` without the notes."""
-        if masks or (len(places) > 1 and _overlapping(places)):
+        if masks or nested:
             places = [hit for hit in places if _covering(hit, places, masks) is None]
         by_country: dict[int, list[tuple]] = {}
         for hit in places:
@@ -329,58 +356,53 @@ class Classifier:
         return [
             Tag(names[owner], score, _matches(chosen))
             for owner, chosen, score in scored
-            if score >= threshold and not (len(chosen) == 1 and score < floor and chosen[0][5] not in _STATE_ACTORS)
+            if score >= threshold and not _passing(chosen, score, floor)
         ]
 
-    def _countries(self, places: list[tuple], masks: list, absent: list, day: date | None, detail: bool) -> list:
-        if not detail:
-            return self._country_tags(places, masks)
-        threshold = self.scoring.threshold
-        names = self.gazetteer.countries
+    def _countries(self, places: list[tuple], masks: list, absent: list, day: date | None) -> list[Decision]:
+        """Every country with evidence, given or not, with notes on what was hidden or left out."""
+        threshold, relative = self.scoring.threshold, self.scoring.relative
         notes: dict[int, list[str]] = {}
         by_country: dict[int, list[tuple]] = {}
-        nested = masks or _overlapping(places)
         for hit in places:
-            owner = hit[6]
-            cover = _covering(hit, places, masks) if nested else None
+            cover = _covering(hit, places, masks)
             if cover is None:
-                hits = by_country.get(owner)
-                if hits is None:
-                    by_country[owner] = [hit]
-                else:
-                    hits.append(hit)
-            elif detail:
-                notes.setdefault(owner, []).append(f"{hit[0].text!r} ({hit[1]}) is hidden inside {cover!r}")
-        if detail and absent:
-            day = day or date.today()
-            for owner, official, term in absent:
-                span = f"{official.start}..{official.until or ''}"
-                notes.setdefault(owner, []).append(f"{term.text!r}: {official.name} is not in office on {day} ({span})")
+                by_country.setdefault(hit[6], []).append(hit)
+            else:
+                notes.setdefault(hit[6], []).append(f"{hit[0].text!r} ({hit[1]}) is hidden inside {cover!r}")
+        for owner, official, term in absent:
+            span = f"{official.start}..{official.until or ''}"
+            notes.setdefault(owner, []).append(f"{term.text!r}: {official.name} is not in office on {day or date.today()} ({span})")
         scored = {owner: _score(hits) for owner, hits in by_country.items()}
         for owner in notes.keys() - scored.keys():
             scored[owner] = ([], 0.0)
-        # A country named once in an item about another country is a passing mention
-        # ("more than twenty times that of Spain", "migrants from Venezuela" in a story
-        # about a raid in Texas), however clear the name; its state acting is not.
-        floor = self.scoring.relative * max((score for _, score in scored.values()), default=0.0)
-        result: list = []
+        floor = relative * max(score for _, score in scored.values())
+        result = []
         for owner, (chosen, score) in scored.items():
-            name = names[owner].name
-            passing = len(chosen) == 1 and score < floor and chosen[0][5] not in _STATE_ACTORS
+            passing = _passing(chosen, score, floor)
             given = bool(chosen) and score >= threshold and not passing
-            if not detail:
-                if given:
-                    result.append(Tag(name, score, _matches(chosen)))
-                continue
             extra = notes.get(owner, [])
             if chosen and score < threshold:
                 extra.append(f"below the threshold ({score:g} < {threshold:g})")
             elif passing:
-                extra.append(f"a passing mention: named once, and {score:g} is less than {self.scoring.relative:g} of the main country's score")
+                extra.append(f"a passing mention: named once, and {score:g} is less than {relative:g} of the main country's score")
             result.append(
-                Decision("country", name, score, threshold, given, _matches(chosen), tuple(h[5] for h in chosen), tuple(extra))
+                Decision(
+                    "country", self._country_names[owner], score, threshold, given, _matches(chosen),
+                    tuple(h[5] for h in chosen), tuple(extra),
+                )
             )
         return result
+
+
+def _passing(chosen: list[tuple], score: float, floor: float) -> bool:
+    """A country named once in an item about another country is a passing mention.
+
+    "More than twenty times that of Spain", or "migrants from Venezuela" in a
+    story about a raid in Texas, however clear the name. Its state acting (an
+    institution, an official) is not.
+    """
+    return len(chosen) == 1 and score < floor and chosen[0][5] not in _STATE_ACTORS
 
 
 def _by_score(tag: Tag | Decision) -> tuple[float, str]:
@@ -431,14 +453,6 @@ def _near_exclusion(hit: tuple, near: Sequence[tuple], window: int, texts: dict[
         if gap <= window:
             return term
     return None
-
-
-def _overlapping(places: list[tuple]) -> bool:
-    """Whether any two place hits share words: only then can one hide another."""
-    if len(places) < 2:
-        return False
-    spans = sorted((hit[1], hit[2], hit[3]) for hit in places)
-    return any(a[0] == b[0] and b[1] < a[2] for a, b in zip(spans, spans[1:], strict=False))
 
 
 def _covering(hit: tuple, places: list[tuple], masks: list) -> str | None:

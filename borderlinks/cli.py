@@ -285,6 +285,46 @@ def review(obj: Context, edition_slug: str | None, day_text: str | None, check: 
         raise click.exceptions.Exit(1)
 
 
+@cli.command()
+@click.option("--edition", "edition_slug", metavar="SLUG", help="Only this edition (default: every edition).")
+@click.option("--date", "day_text", metavar="YYYY-MM-DD", help="The edition's date (default: today in its time zone).")
+@click.option("--fetch", "fetch_first", is_flag=True, help="Fetch and classify first.")
+@click.option("--allow-empty", is_flag=True, help="Build a short 'no news today' edition when there is nothing.")
+@click.option("--draft", is_flag=True, help="Preview an edition that needs approval from its unapproved review file.")
+@pass_context
+def build(obj: Context, edition_slug: str | None, day_text: str | None, fetch_first: bool, allow_empty: bool, draft: bool) -> None:
+    """Render editions into out/: HTML and text email, the web archive, feeds, JSON.
+
+    Uses the approved review file if there is one, else the automatic
+    selection where the edition allows it.
+
+    \b
+    Example:
+        borderlinks build --edition daily-border-links --date 2025-03-21
+    """
+    from .workflow import build as build_editions
+    from .workflow import parse_day
+
+    results = build_editions(
+        obj.home, edition_slug=edition_slug, day=parse_day(day_text), fetch_first=fetch_first,
+        allow_empty=allow_empty, draft=draft,
+    )
+    for result in results:
+        if result.skipped:
+            click.echo(f"{result.edition.slug} {result.day}: not built: {result.skipped}")
+            continue
+        items = sum(len(d.items) for d in result.digests)
+        click.echo(f"{result.edition.slug} {result.day}: {len(result.digests)} post(s), {items} items, from the {result.origin.replace('-', ' ')} selection")
+        for path in result.written:
+            if path.suffix in (".html", ".txt") and "email" in path.parts:
+                click.echo(f"  wrote {path}")
+        site = [p for p in result.written if "site" in p.parts]
+        if site:
+            click.echo(f"  wrote {len(site)} web archive files under {site[0].parents[len(site[0].relative_to(obj.home.root / 'out' / 'site').parts) - 1]}")
+    if results and all(r.skipped for r in results):
+        raise click.exceptions.Exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and formats our errors the click way."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])

@@ -292,7 +292,7 @@ def _add_keys(keys: dict[str, float], text: str, lang: str, title: bool) -> None
     if "EE" in text:
         text = _US.sub(" EEUU ", text)  # "EE. UU." spans two chunks
     chunks = _CHUNKS[lang]
-    tokens = [token for chunk in text.split() for token in (chunks.get(chunk) or _chunk(lang, chunk))]
+    tokens = [token for chunk in text.split() for token in (chunks[chunk] if chunk in chunks else _chunk(lang, chunk))]
     # In a title-cased headline capitals say nothing.
     trust_case = True
     if title:

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from .config import Home
@@ -21,6 +22,14 @@ from .sources import fetch
 from .store import Store
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+# The samples are dated March 2025: the daily editions are for the 21st (covering the 20th),
+# the monthly ones close March on the 31st.
+DEMO_DATES = {
+    "daily-border-links": date(2025, 3, 21),
+    "security-news": date(2025, 3, 21),
+    "monthly-roundups": date(2025, 3, 31),
+    "long-reads": date(2025, 3, 31),
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,37 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> list[Fetch
             raise BorderlinksError("every demo source failed; the installation may be broken")
         page = home.root / "out" / "items.html"
         total = write_items_page(home, store, page)
-    echo(f"Stored {total} items in {home.database_url.removeprefix('sqlite:///')}")
-    echo(f"Open {page}")
+        echo(f"Stored and classified {total} items in {home.database_url.removeprefix('sqlite:///')}")
+        build_demo_editions(home, store, echo)
+    echo(f"Open {home.root / 'out' / 'site' / 'index.html'} (the web archive)")
+    echo(f"  or {home.root / 'out' / 'email'} (the emails), {page} (every stored item)")
     return results
+
+
+def build_demo_editions(home: Home, store: Store, echo: Callable[[str], None]) -> None:
+    """Write the review files, approve them as an editor would, and build every edition."""
+    from dataclasses import replace
+
+    from .review import read_review_file, write_review_file
+    from .workflow import build, load_context, update_review
+
+    context = load_context(home)
+    for slug, day in DEMO_DATES.items():
+        edition = context.editions.get(slug)
+        if edition is None or not edition.needs_approval:
+            continue
+        update = update_review(context, store, edition, day)
+        ticked = sum(1 for s in update.review.sections for e in s.entries if e.checked)
+        review = read_review_file(update.path)
+        if not review.approved:
+            write_review_file(update.path, replace(review, status="approved"))
+        echo(f"Review file {update.path}: {ticked} items ticked; approved for the demo, as an editor would")
+    for slug, day in DEMO_DATES.items():
+        if slug not in context.editions:
+            continue
+        for result in build(home, edition_slug=slug, day=day, store=store):
+            if result.skipped:
+                echo(f"  {slug} {day}: not built: {result.skipped}")
+            else:
+                items = sum(len(d.items) for d in result.digests)
+                echo(f"Built {slug} for {day}: {len(result.digests)} post(s), {items} items")

@@ -19,7 +19,7 @@ LAYOUTS = ("daily", "roundup", "long-reads", "by-country")
 WINDOWS = ("day", "month", "since-last")
 GROUPINGS = ("section", "theme", "country")
 EDITION_KEYS = (
-    "slug", "title", "description", "language", "window", "themes", "countries", "layout", "group_by",
+    "slug", "name", "title", "description", "language", "window", "themes", "countries", "layout", "group_by",
     "template", "needs_approval", "limit", "long_words", "schedule", "timezone", "approval_deadline",
     "without_approval", "section",
 )
@@ -50,6 +50,7 @@ class Edition:
 
     slug: str
     title: str  # a format string: {date:%B %-d, %Y}, {month}, {theme}
+    name: str = ""  # how the site's navigation names the edition (default: the slug, humanised)
     description: str = ""
     language: str = "en"
     window: str = "day"  # "day": the day before the edition's date; "month": the previous calendar month
@@ -72,6 +73,10 @@ class Edition:
     @property
     def template_name(self) -> str:
         return self.template or self.layout
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.slug.replace("-", " ").capitalize()
 
 
 def load_editions(folder: Path) -> list[Edition]:
@@ -126,7 +131,7 @@ def _parse_edition(table: dict[str, Any], path: Path, index: int, lines: LineInd
     values: dict[str, Any] = {}
     choices = {"layout": LAYOUTS, "window": WINDOWS, "group_by": GROUPINGS, "language": ("en", "es", "pt"),
                "without_approval": ("skip", "send-automatic")}
-    for key in ("description", "template", "schedule", "timezone", "approval_deadline", *choices):
+    for key in ("name", "description", "template", "schedule", "timezone", "approval_deadline", *choices):
         if key in table:
             value = table[key]
             if not isinstance(value, str):

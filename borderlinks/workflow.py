@@ -122,7 +122,7 @@ class Selection:
     edition: Edition
     day: date
     digests: list[Digest]
-    source: str  # "review" (approved), "review-draft" (not approved), or "automatic"
+    origin: str  # "review" (approved), "review-draft" (not approved), or "automatic"
 
 
 def select_digests(context: Context, store: Store, edition: Edition, day: date, *, use_draft: bool = False) -> Selection:
@@ -154,3 +154,117 @@ def parse_day(text: str | None) -> date | None:
 
 def all_items(digests: Sequence[Digest]) -> int:
     return sum(len(d.items) for d in digests)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one edition's build did: the digests it rendered and the files it wrote, or why not."""
+
+    edition: Edition
+    day: date
+    origin: str = ""  # "review", "review-draft" or "automatic"
+    digests: tuple[Digest, ...] = ()
+    written: tuple[Path, ...] = ()
+    skipped: str = ""  # the reason an edition was not built
+
+
+def empty_digest(context: Context, edition: Edition, day: date) -> Digest:
+    """The short "no news today" edition built with --allow-empty."""
+    from .digest import edition_title
+
+    return Digest(
+        edition=edition.slug, slug=edition.slug, title=edition_title(edition, day, theme="Some Links"),
+        date=day.isoformat(), layout=edition.layout, language=edition.language,
+        intro="No news today." if edition.language != "es" else "Hoy no hay noticias.",
+    )
+
+
+def select_for_build(
+    context: Context, store: Store, edition: Edition, day: date, *, draft: bool = False, allow_empty: bool = False
+) -> BuildResult:
+    """An edition's digests for a build, or the reason it is not built."""
+    selection = select_digests(context, store, edition, day, use_draft=draft)
+    if edition.needs_approval and selection.origin == "automatic" and not draft:
+        path = review_path(context.home, edition, day)
+        hint = "edit it and write 'status: approved' at its top" if path.exists() else "run 'borderlinks review' and approve the file"
+        return BuildResult(edition, day, skipped=f"needs an editor's approval: {hint} (or build with --draft for a preview)")
+    digests = [d for d in selection.digests if d.items]
+    if not digests:
+        if not allow_empty:
+            return BuildResult(edition, day, selection.origin, skipped="no items in its window (use --allow-empty for a 'no news today' edition)")
+        digests = [empty_digest(context, edition, day)]
+    return BuildResult(edition, day, selection.origin, tuple(digests))
+
+
+def archived_digests(site: Path) -> list[Digest]:
+    """The digests already published in the web archive, read back from their JSON files."""
+    import json
+
+    from .render import digest_from_json
+
+    found = []
+    for path in sorted(site.rglob("????-??-??.json")):
+        try:
+            found.append(digest_from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (ValueError, KeyError, TypeError):
+            continue  # not one of ours, or damaged: the page stays as it is
+    return found
+
+
+def build(
+    home: Home,
+    *,
+    edition_slug: str | None = None,
+    day: date | None = None,
+    fetch_first: bool = False,
+    allow_empty: bool = False,
+    draft: bool = False,
+    store: Store | None = None,
+) -> list[BuildResult]:
+    """``borderlinks build``: render every edition's email, then the whole web archive, into ``out/``.
+
+    Computes every digest first and writes last; an edition that cannot be
+    built says why and the others go on.
+    """
+    from .render import make_environment, write_email
+    from .site import write_site
+
+    if fetch_first:
+        from .sources import fetch
+
+        fetch(home)
+    context = load_context(home)
+    settings = home.settings()
+    own_store = store is None
+    store = store or Store(home.database_url)
+    try:
+        results = [
+            select_for_build(context, store, edition, edition_date(edition, day), draft=draft, allow_empty=allow_empty)
+            for edition in pick_editions(context, edition_slug)
+        ]
+    finally:
+        if own_store:
+            store.close()
+    out = home.root / "out"
+    env = make_environment(home)
+    built: list[BuildResult] = []
+    new_digests = [d for r in results for d in r.digests]
+    for result in results:
+        written: list[Path] = []
+        for digest in result.digests:
+            written.extend(write_email(digest, out, env, site_url=settings.site_url))
+        built.append(BuildResult(result.edition, result.day, result.origin, result.digests, tuple(written), result.skipped))
+    if new_digests:
+        fresh = {(d.slug, d.date) for d in new_digests}
+        archive = [d for d in archived_digests(out / "site") if (d.slug, d.date) not in fresh] + new_digests
+        site_written = write_site(
+            archive, out, env, site_url=settings.site_url, site_title=settings.site_title,
+            theme_titles=context.theme_titles, edition_titles={e.slug: e.display_name for e in context.editions.values()},
+        )
+        if built:
+            first = next((i for i, b in enumerate(built) if b.digests), 0)
+            built[first] = BuildResult(
+                built[first].edition, built[first].day, built[first].origin, built[first].digests,
+                built[first].written + tuple(site_written), built[first].skipped,
+            )
+    return built
