@@ -8,6 +8,7 @@ usage errors exit 2; a traceback only with ``-v``.
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -212,7 +213,7 @@ def themes_test(obj: Context, slug: str, theme_file: Path | None, days: int, lim
     Example:
         borderlinks themes test darien --file my-darien.toml --days 30
     """
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from .store import Store
     from .tagging import classify_item, edited_classifier
@@ -221,7 +222,7 @@ def themes_test(obj: Context, slug: str, theme_file: Path | None, days: int, lim
     edited = edited_classifier(obj.home, path)
     if slug not in {t.slug for t in edited.themes}:
         raise click.ClickException(f"{path} defines no theme '{slug}'")
-    since = datetime.now(timezone.utc) - timedelta(days=days)
+    since = datetime.now(UTC) - timedelta(days=days)
     with Store(obj.home.database_url) as store:
         found = store.get_items(since=since)
         stored = store.get_tags(i.id for i in found)
