@@ -207,8 +207,8 @@ class Generator:
 
     def original(self, n: int, when: datetime) -> Item:
         lang = self.rng.choices(("en", "es", "pt"), weights=(60, 33, 7))[0]
-        title = self._sentence(self.rng.randint(7, 14)).rstrip(".")
-        summary = " ".join(self._sentence(30) for _ in range(self.rng.randint(1, 3)))
+        title = self._sentence(self.rng.randint(8, 14)).rstrip(".")
+        summary = " ".join(self._sentence(self.rng.randint(18, 32)) for _ in range(self.rng.randint(1, 2)))
         if lang != "en":
             title, summary = self._reword(title, "en", lang, keep=1.0), self._reword(summary, "en", lang, keep=1.0)
         return self._item(n, lang, title, summary, when)

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 
 import ahocorasick
 
@@ -53,8 +54,9 @@ class PlaceScoring:
     name in the title counts most. A country named only once, in an item whose
     main country scores more than 1/``relative`` times as much, is a passing
     mention and is not given, unless the mention is of its institutions or
-    officials (the item reports something done by its state). Defaults live here, in one place; they were tuned
-    on the dev split of tests/data/classify_eval.jsonl (benchmarks/quality.py).
+    officials (the item reports something done by its state). Defaults live
+    here, in one place; they were tuned on the dev split of
+    tests/data/classify_eval.jsonl (benchmarks/quality.py).
     """
 
     name: float = 1.0
@@ -103,6 +105,65 @@ def _distinct(terms: Iterable[Term]) -> list[Term]:
     return list(best.values())
 
 
+def _compile(themes: tuple[Theme, ...], gazetteer: Gazetteer, scoring: PlaceScoring) -> tuple[ahocorasick.Automaton | None, int]:
+    """One automaton for every term of every theme and place, and its number of keys.
+
+    Each key maps, per tail pattern, to the uses of the terms that fold to it:
+    (kind, owner index, term, extra, weight in the title, weight in the summary).
+    """
+    keys: dict[str, dict[str, tuple[re.Pattern[str] | None, list[tuple]]]] = {}
+
+    def add(kind: int, owner: int, term: Term, extra: object = None, title: float = 0.0, summary: float = 0.0) -> None:
+        key, tail = _compile_term(term)
+        tails = keys.setdefault(key, {})
+        tails.setdefault(tail.pattern if tail else "", (tail, []))[1].append((kind, owner, term, extra, title, summary))
+
+    for i, theme in enumerate(themes):
+        for term in _distinct(theme.terms):
+            add(THEME, i, term, None, term.weight * theme.title_weight, term.weight)
+        for term in _distinct(theme.exclude):
+            add(EXCLUDE, i, term)
+        for term in _distinct(theme.exclude_near):
+            add(EXCLUDE_NEAR, i, term)
+        for group, terms in enumerate(theme.require):
+            for term in _distinct(terms):
+                add(REQUIRE, i, term, group)
+    index = {c.name: i for i, c in enumerate(gazetteer.countries)}
+    for i, country in enumerate(gazetteer.countries):
+        by_pattern: dict[tuple, tuple[str, Term]] = {}
+        for kind, term in country.evidence():
+            by_pattern.setdefault(term.pattern, (kind, term))
+        for kind, term in by_pattern.values():
+            weight = getattr(scoring, kind)
+            add(PLACE, i, term, kind, weight * scoring.title_weight, weight)
+        for term in _distinct(country.ignore):
+            add(IGNORE, i, term)
+    for i, official in enumerate(gazetteer.officials):
+        if official.country in index:
+            for term in _distinct(official.terms):
+                add(OFFICIAL, index[official.country], term, i, scoring.official * scoring.title_weight, scoring.official)
+    for term in _distinct(gazetteer.masks):
+        add(MASK, -1, term)
+
+    if not keys:
+        return None, 0
+    automaton = ahocorasick.Automaton()
+    for key, tails in keys.items():
+        # Uses are split by kind ahead of time, so the hot loop does not branch per use.
+        patterns = tuple(
+            (
+                tail,
+                tuple((u[1], u[2], u[4], u[5]) for u in uses if u[0] == THEME),
+                tuple((u[1], u[2], u[4], u[5], u[3]) for u in uses if u[0] == PLACE),
+                tuple(u for u in uses if u[0] not in (THEME, PLACE)),
+            )
+            for tail, uses in tails.values()
+        )
+        automaton.add_word(key, (len(key), patterns))
+    automaton.make_automaton()
+    return automaton, len(keys)
+
+
 class Classifier:
     """Themes and a gazetteer compiled into one automaton; classifies items one by one.
 
@@ -114,66 +175,12 @@ class Classifier:
         self.themes = tuple(themes)
         self.gazetteer = gazetteer or Gazetteer()
         self.scoring = scoring or PlaceScoring()
-        # key -> {tail pattern: (compiled tail, [use, ...])}; a use is
-        # (kind, owner index, term, extra, weight in the title, weight in the summary).
-        keys: dict[str, dict[str, tuple[re.Pattern[str] | None, list[tuple]]]] = {}
-
-        def add(kind: int, owner: int, term: Term, extra: object = None, title: float = 0.0, summary: float = 0.0) -> None:
-            key, tail = _compile_term(term)
-            tails = keys.setdefault(key, {})
-            tails.setdefault(tail.pattern if tail else "", (tail, []))[1].append((kind, owner, term, extra, title, summary))
-
-        for i, theme in enumerate(self.themes):
-            for term in _distinct(theme.terms):
-                add(THEME, i, term, "term", term.weight * theme.title_weight, term.weight)
-            for term in _distinct(theme.exclude):
-                add(EXCLUDE, i, term)
-            for term in _distinct(theme.exclude_near):
-                add(EXCLUDE_NEAR, i, term)
-            for group, terms in enumerate(theme.require):
-                for term in _distinct(terms):
-                    add(REQUIRE, i, term, group)
-        scoring = self.scoring
-        index = {c.name: i for i, c in enumerate(self.gazetteer.countries)}
-        for i, country in enumerate(self.gazetteer.countries):
-            by_pattern: dict[tuple, tuple[str, Term]] = {}
-            for kind, term in country.evidence():
-                by_pattern.setdefault(term.pattern, (kind, term))
-            for kind, term in by_pattern.values():
-                weight = getattr(scoring, kind)
-                add(PLACE, i, term, kind, weight * scoring.title_weight, weight)
-            for term in _distinct(country.ignore):
-                add(IGNORE, i, term)
-        for i, official in enumerate(self.gazetteer.officials):
-            if official.country in index:
-                for term in _distinct(official.terms):
-                    add(OFFICIAL, index[official.country], term, i, scoring.official * scoring.title_weight, scoring.official)
-        for term in _distinct(self.gazetteer.masks):
-            add(MASK, -1, term)
-
-        self._automaton: ahocorasick.Automaton | None = None
-        if keys:
-            automaton = ahocorasick.Automaton()
-            for key, tails in keys.items():
-                # Uses are split by kind ahead of time, so the hot loop does not branch per use.
-                patterns = tuple(
-                    (
-                        tail,
-                        tuple((u[1], u[2], u[4], u[5]) for u in uses if u[0] == THEME),
-                        tuple((u[1], u[2], u[4], u[5], u[3]) for u in uses if u[0] == PLACE),
-                        tuple(u for u in uses if u[0] not in (THEME, PLACE)),
-                    )
-                    for tail, uses in tails.values()
-                )
-                automaton.add_word(key, (len(key), patterns))
-            automaton.make_automaton()
-            self._automaton = automaton
+        self._automaton, self.key_count = _compile(self.themes, self.gazetteer, self.scoring)
+        # Per-theme and per-country values the hot path reads by index.
         self._required_groups = tuple(len(t.require) for t in self.themes)
         self._thresholds = tuple(t.threshold for t in self.themes)
         self._country_names = tuple(c.name for c in self.gazetteer.countries)
         self._slugs = tuple(t.slug for t in self.themes)
-        self._plain = frozenset(i for i, t in enumerate(self.themes) if not (t.exclude or t.exclude_near or t.require))
-        self.key_count = len(keys)
 
     def classify(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> Classification:
         """Themes and countries of one item.
@@ -198,7 +205,8 @@ class Classifier:
         """Scan both fields, then decide every theme and country that matched.
 
         This is the hot path (every item, every run), so it is written for speed:
-        one loop over the hits, no per-hit function calls.
+        one loop over the hits and no Python function call per hit; _theme and
+        _countries state the same rules at leisure, with reasons, for decide().
         """
         # A hit is (term, field, start, end, weight, evidence kind); offsets in the folded field.
         # Place hits carry the country's index as a seventh item.
@@ -226,10 +234,10 @@ class Classifier:
                     if tail is None:
                         stop = end - 1
                     else:
-                        found = tail.match(padded, end + 1)
-                        if found is None:
+                        extended = tail.match(padded, end + 1)
+                        if extended is None:
                             continue
-                        stop = found.end() - 1
+                        stop = extended.end() - 1
                     for owner, term, title_weight, weight in theme_uses:
                         hit = (term, field, start, stop, title_weight if in_title else weight, "term")
                         hits = theme_hits.get(owner)
@@ -242,7 +250,8 @@ class Classifier:
                         # furthest end so far finds every overlap.
                         if start < place_end:
                             nested = True
-                        place_end = max(place_end, stop)
+                        if stop > place_end:
+                            place_end = stop
                         for owner, term, title_weight, weight, kind in place_uses:
                             places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
                     for kind, owner, term, extra, title_weight, weight in other_uses:
@@ -258,7 +267,8 @@ class Classifier:
                             if official.in_office(day):
                                 if start < place_end:
                                     nested = True
-                                place_end = max(place_end, stop)
+                                if stop > place_end:
+                                    place_end = stop
                                 places.append((term, field, start, stop, title_weight if in_title else weight, "official", owner))
                             elif detail:
                                 absent.append((owner, official, term))
@@ -272,23 +282,27 @@ class Classifier:
         found = []
         if theme_hits:
             texts = {TITLE: title, SUMMARY: summary}
-            plain, thresholds, slugs = self._plain, self._thresholds, self._slugs
+            groups, thresholds, slugs = self._required_groups, self._thresholds, self._slugs
             for i, hits in theme_hits.items():
-                if detail or i not in plain:
-                    decided = self._theme(i, hits, vetoes.get(i), near.get(i), required.get(i), texts, detail)
-                    if decided is not None:
-                        found.append(decided)
-                elif len(hits) == 1:
-                    # The common case, kept cheap: one match of a theme without exclusions or requirements.
+                if detail:
+                    found.append(self._theme(i, hits, vetoes.get(i), near.get(i), required.get(i), texts))
+                    continue
+                # The same rules as _theme, kept cheap for the common cases.
+                if i in vetoes or (groups[i] and groups[i] > len(required.get(i, ()))):
+                    continue
+                if i in near:
+                    window = self.themes[i].near
+                    hits = [hit for hit in hits if _near_exclusion(hit, near[i], window, texts) is None]
+                if len(hits) == 1:
                     term, field, start, stop, weight, _ = hits[0]
                     if weight >= thresholds[i]:
-                        found.append(Tag(slugs[i], weight, (Match(term.text, field, start, stop, weight),)))
-                else:
+                        found.append(_tag(slugs[i], weight, (_match(term.text, field, start, stop, weight),)))
+                elif hits:
                     chosen, score = _score(hits)
                     if score >= thresholds[i]:
-                        found.append(Tag(slugs[i], score, _matches(chosen)))
+                        found.append(_tag(slugs[i], score, _matches(chosen)))
             if len(found) > 1:
-                found.sort(key=_by_score)
+                _sort_by_score(found)
         countries = []
         if detail:
             if places or absent:
@@ -296,28 +310,21 @@ class Classifier:
         elif places:
             countries = self._country_tags(places, masks, nested)
         if len(countries) > 1:
-            countries.sort(key=_by_score)
+            _sort_by_score(countries)
         return found, countries
 
     def _theme(
         self, index: int, hits: list[tuple], veto: Term | None, near: list[tuple] | None, required: set[int] | None,
-        texts: dict[str, str], detail: bool,
-    ) -> Tag | Decision | None:
+        texts: dict[str, str],
+    ) -> Decision:
+        """A theme's decision with every reason: vetoes, unmet groups, dropped matches, the threshold."""
         theme = self.themes[index]
-        unmet = self._required_groups[index] > len(required or ())
-        if not detail:
-            if veto is not None or unmet:
-                return None
-            if near:
-                hits = [hit for hit in hits if _near_exclusion(hit, near, theme.near, texts) is None]
-            chosen, score = _score(hits)
-            return Tag(theme.slug, score, _matches(chosen)) if chosen and score >= theme.threshold else None
         notes: list[str] = []
         if veto is not None:
             notes.append(f"vetoed: the exclude term {veto.text!r} is in the item")
-        for g, group in enumerate(theme.require):
-            if g not in (required or ()):
-                notes.append(f"no term of require group {g + 1} ({', '.join(t.text for t in group)})")
+        unmet = [g for g in range(len(theme.require)) if g not in (required or ())]
+        for g in unmet:
+            notes.append(f"no term of require group {g + 1} ({', '.join(t.text for t in theme.require[g])})")
         if near:
             kept = []
             for hit in hits:
@@ -349,12 +356,13 @@ class Classifier:
         scored = []
         top = 0.0
         for owner, hits in by_country.items():
-            chosen, score = _score(hits)
-            top = max(top, score)
+            chosen, score = (hits, hits[0][4]) if len(hits) == 1 else _score(hits)
+            if score > top:
+                top = score
             scored.append((owner, chosen, score))
         threshold, floor, names = self.scoring.threshold, self.scoring.relative * top, self._country_names
         return [
-            Tag(names[owner], score, _matches(chosen))
+            _tag(names[owner], score, _matches(chosen))
             for owner, chosen, score in scored
             if score >= threshold and not _passing(chosen, score, floor)
         ]
@@ -405,39 +413,71 @@ def _passing(chosen: list[tuple], score: float, floor: float) -> bool:
     return len(chosen) == 1 and score < floor and chosen[0][5] not in _STATE_ACTORS
 
 
-def _by_score(tag: Tag | Decision) -> tuple[float, str]:
-    return -tag.score, tag.name
+def _sort_by_score(tags: list) -> None:
+    """Highest score first, ties by name; two stable sorts in C, no Python key function."""
+    tags.sort(key=attrgetter("name"))
+    tags.sort(key=attrgetter("score"), reverse=True)
 
 
 def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
     """The hits that count, in reading order, and their total weight.
 
-    Two terms of one owner on exactly the same words count once (the heavier);
-    the same term twice in one field counts once (the first).
+    The same term twice in one field counts once (the first); two terms of one
+    owner on exactly the same words count once (the heavier).
     """
     if len(hits) == 1:
         return hits, hits[0][4]
-    best: dict[tuple[str, int, int], tuple] = {}
-    for hit in hits:
-        span = (hit[1], hit[2], hit[3])
-        kept = best.get(span)
-        if kept is None or hit[4] > kept[4]:
-            best[span] = hit
     seen: set[tuple[str, str]] = set()
-    chosen = []
-    score = 0.0
-    for hit in sorted(best.values(), key=lambda h: (h[1] != TITLE, h[2], -h[3])):
+    by_span: dict[tuple[str, int, int], tuple] = {}
+    for hit in hits:
         once = (hit[0].text, hit[1])
         if once in seen:
             continue
-        seen.add(once)
-        chosen.append(hit)
+        span = (hit[1], hit[2], hit[3])
+        kept = by_span.get(span)
+        if kept is None:
+            by_span[span] = hit
+            seen.add(once)
+        elif hit[4] > kept[4]:
+            by_span[span] = hit
+            seen.add(once)
+            seen.discard((kept[0].text, kept[1]))
+    chosen = sorted(by_span.values(), key=_reading_order)
+    score = 0.0
+    for hit in chosen:
         score += hit[4]
     return chosen, score
 
 
+def _reading_order(hit: tuple) -> tuple[bool, int, int]:
+    """Title first, then by position; of two matches starting together, the longer first."""
+    return hit[1] != TITLE, hit[2], -hit[3]
+
+
+# The generated __init__ of a frozen dataclass sets every field through
+# object.__setattr__; with about ten Tags and Matches an item that was an eighth
+# of classify's time. These two fill the instance's dict directly: the objects
+# are the same (equal, hashable, frozen). tests/test_classify.py checks that the
+# model classes stay plain enough for this (no __post_init__, no __slots__).
+_new = object.__new__
+
+
+def _match(term: str, field: str, start: int, end: int, weight: float) -> Match:
+    """``Match(term, field, start, end, weight)``, made faster."""
+    match = _new(Match)
+    match.__dict__.update(term=term, field=field, start=start, end=end, weight=weight)
+    return match
+
+
+def _tag(name: str, score: float, matches: tuple[Match, ...]) -> Tag:
+    """``Tag(name, score, matches)``, made faster."""
+    tag = _new(Tag)
+    tag.__dict__.update(name=name, score=score, matches=matches)
+    return tag
+
+
 def _matches(hits: list[tuple]) -> tuple[Match, ...]:
-    return tuple([Match(h[0].text, h[1], h[2], h[3], h[4]) for h in hits])
+    return tuple([_match(h[0].text, h[1], h[2], h[3], h[4]) for h in hits])
 
 
 def _near_exclusion(hit: tuple, near: Sequence[tuple], window: int, texts: dict[str, str]) -> Term | None:
@@ -532,7 +572,8 @@ def _snippet(text: str, start: int, end: int, width: int = 40) -> str:
 def classify_jsonl(lines: Iterable[str], classifier: Classifier) -> Iterator[str]:
     """Classify JSON lines: the stable interface for evaluations and other tools.
 
-    Each input line is ``{"id", "title", "text", "language"?, "date"?}``; each
+    Each input line is ``{"id", "title", "text", "language"?, "date"?}`` (``summary``
+    is accepted for ``text``; ``date`` is ISO 8601 and decides the officials in office); each
     output line is ``{"id", "themes", "countries", "matches"}``, with
     ``matches`` mapping a slug or a country to the terms that matched. A bad
     line gives ``{"id", "error"}`` and the run goes on. Blank lines are skipped.

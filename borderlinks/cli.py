@@ -326,6 +326,192 @@ def build(obj: Context, edition_slug: str | None, day_text: str | None, fetch_fi
         raise click.exceptions.Exit(1)
 
 
+@cli.command("send")
+@click.option("--edition", "edition_slug", metavar="SLUG", help="Only this edition (default: every edition).")
+@click.option("--date", "day_text", metavar="YYYY-MM-DD", help="The edition's date (default: today in its time zone).")
+@click.option("--dry-run", is_flag=True, help="Write each message as a .eml file under out/outbox/ instead; record nothing.")
+@click.option("--force", is_flag=True, help="Send an edition that needs approval without an approved review file (warns).")
+@click.option("--retry-failed", is_flag=True, help="Try again the addresses the server refused for good in an earlier run.")
+@pass_context
+def send_command(obj: Context, edition_slug: str | None, day_text: str | None, dry_run: bool, force: bool, retry_failed: bool) -> None:
+    """Mail each edition's posts to its active subscribers, exactly once.
+
+    The server comes from [mail] in borderlinks.toml and the environment:
+    BORDERLINKS_SMTP_HOST, _PORT, _USER, _PASSWORD, _TLS (none, starttls,
+    ssl) and BORDERLINKS_MAIL_FROM. A second run sends only what did not go
+    out. Exits with 1 when a message failed or was deferred, or an edition
+    was held for approval.
+
+    \b
+    Examples:
+        borderlinks send --edition security-news --date 2025-03-21
+        borderlinks send --edition daily-border-links --dry-run
+    """
+    from .deliver import describe, send
+    from .store import Store
+    from .workflow import parse_day
+
+    with Store(obj.home.database_url) as store:
+        results = send(
+            obj.home, store, edition=edition_slug, day=parse_day(day_text), dry_run=dry_run, force=force,
+            retry_failed=retry_failed, warn=lambda message: click.echo(message, err=True),
+        )
+    for result in results:
+        click.echo(describe(result, dry_run=dry_run))
+    if any(r.failed or r.deferred or r.status in ("held", "stopped") for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("unsubscribe")
+@click.argument("token")
+@pass_context
+def unsubscribe_command(obj: Context, token: str) -> None:
+    """Unsubscribe the reader whose unsubscribe link carries TOKEN.
+
+    \b
+    Example:
+        borderlinks unsubscribe 3q2-7wAbc9XyZ0123456789abcdefghi
+    """
+    from .store import Store
+    from .subscribers import unsubscribe
+
+    with Store(obj.home.database_url) as store:
+        found = unsubscribe(store, token)
+    if found is None:
+        raise click.ClickException("no subscriber has that token; copy it whole from the link (after 'token=')")
+    click.echo(f"Unsubscribed {found.email}: they get nothing more.")
+
+
+@cli.group()
+def subscribers() -> None:
+    """Keep the mailing list: import subscribers.csv, add, remove, list.
+
+    \b
+    Example:
+        borderlinks subscribers import
+    """
+
+
+@subscribers.command("import")
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), help="The CSV (default: HOME/subscribers.csv).")
+@pass_context
+def subscribers_import(obj: Context, path: Path | None) -> None:
+    """Add and update the list from subscribers.csv; a bad row is reported by line.
+
+    Columns: email,name,editions,themes,language,status. Exits with 1 when a
+    row was bad (the good ones are imported).
+
+    \b
+    Example:
+        borderlinks subscribers import --file ~/Downloads/subscribers.csv
+    """
+    from .store import Store
+    from .subscribers import import_subscribers
+
+    with Store(obj.home.database_url) as store:
+        result = import_subscribers(obj.home, store, path)
+    for error in result.errors:
+        click.echo(f"{error}", err=True)
+    for email in result.kept_unsubscribed:
+        click.echo(f"{email}: kept unsubscribed (they used their unsubscribe link); 'subscribers add' to take them back")
+    click.echo(f"{result.path}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged, {len(result.errors)} problems")
+    if result.errors:
+        raise click.exceptions.Exit(1)
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="The name shown in To.")
+@click.option("--edition", "editions", multiple=True, metavar="SLUG", help="Only this edition (repeatable; default: all).")
+@click.option("--theme", "themes", multiple=True, metavar="SLUG", help="Only items about this theme (repeatable; default: all).")
+@click.option("--language", default="", help="The reader's language (en, es, pt).")
+@pass_context
+def subscribers_add(obj: Context, email: str, name: str, editions: tuple[str, ...], themes: tuple[str, ...], language: str) -> None:
+    """Add an address, or replace its name, editions and themes and make it active.
+
+    \b
+    Example:
+        borderlinks subscribers add ana@example.org --name "Ana Pérez" --edition security-news --theme darien
+    """
+    from .store import Store
+    from .subscribers import add_subscriber
+
+    with Store(obj.home.database_url) as store:
+        subscriber, what = add_subscriber(obj.home, store, email, name=name, editions=editions, themes=themes, language=language)
+    click.echo(f"{what.capitalize()} {subscriber.email}.")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_context
+def subscribers_remove(obj: Context, email: str) -> None:
+    """Take an address off the list (and out of subscribers.csv, or an import adds it back).
+
+    \b
+    Example:
+        borderlinks subscribers remove ana@example.org
+    """
+    from .store import Store
+    from .subscribers import remove_subscriber
+
+    with Store(obj.home.database_url) as store:
+        found = remove_subscriber(store, email)
+    if found is None:
+        raise click.ClickException(f"{email} is not on the list")
+    click.echo(f"Removed {found.email}.")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(["active", "unsubscribed"]), help="Only this status.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print subscribers.csv, to refresh the spreadsheet from the list.")
+@pass_context
+def subscribers_list(obj: Context, status: str | None, as_csv: bool) -> None:
+    """List the subscribers with their editions, themes and status.
+
+    \b
+    Examples:
+        borderlinks subscribers list --status active
+        borderlinks subscribers list --csv > subscribers.csv
+    """
+    from .store import Store
+    from .subscribers import list_subscribers, subscribers_csv
+
+    with Store(obj.home.database_url) as store:
+        found = list_subscribers(store, status=status)
+    if as_csv:
+        click.echo(subscribers_csv(found), nl=False)
+        return
+    for s in found:
+        click.echo(f"{s.email:<36} {s.status:<13} editions: {';'.join(s.editions) or 'all'}  themes: {';'.join(s.themes) or 'all'}  {s.name}")
+    click.echo(f"({len(found)} subscribers)")
+
+
+@cli.command("run")
+@click.option("--list", "list_only", is_flag=True, help="Print the jobs and their next run times, and exit; the jobs are not changed.")
+@click.option("--log-json", is_flag=True, help="Log one JSON object per line instead of text.")
+@pass_context
+def run_command(obj: Context, list_only: bool, log_json: bool) -> None:
+    """Run the scheduler: fetch, draft review files, build and send editions on time.
+
+    Jobs come from scheduler/ (each edition's schedule, and schedule.toml)
+    and are kept in the database with their next run times. Logs go to
+    standard error, one line per event. Ctrl-C or SIGTERM stops it once the
+    running jobs finish.
+
+    \b
+    Examples:
+        borderlinks run --list
+        borderlinks --home mysite run --log-json
+    """
+    from .report import print_jobs
+    from .schedule import list_jobs, run
+
+    if list_only:
+        print_jobs(list_jobs(obj.home))
+        return
+    raise click.exceptions.Exit(run(obj.home, log_json=log_json))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and formats our errors the click way."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])

@@ -35,14 +35,15 @@ THRESHOLD = 0.15
 # Same-language titles that resemble each other beyond this (rapidfuzz token_set_ratio, 0-1) add to the score.
 TITLE_FLOOR = 0.6
 TITLE_BONUS = 0.5
-# Candidates come from an item's RARE_KEYS rarest keys (fewest items of the window holding
-# them), and from at most the latest MAX_POSTINGS items holding each.
-RARE_KEYS = 10
+TITLE_GATE = 0.1  # the key similarity a pair needs before its titles are compared
+# An item looks for candidates among POOL earlier items at most, met through its rarest keys,
+# and among the latest MAX_POSTINGS items holding each key.
+POOL = 150
+LOOKUPS = 12
 MAX_POSTINGS = 40
 # At most this many candidates are verified per item, the ones sharing the most key weight.
-MAX_CANDIDATES = 12
-# A candidate must share at least this many rare keys weighing INDEX_WEIGHT or more.
-MIN_SHARED = 2
+MAX_CANDIDATES = 8
+# Keys weighing this much or more find candidates; a candidate shares two of them or more.
 INDEX_WEIGHT = 0.8
 # Joining two groups needs the average score between their members (the first GUARD_SAMPLE of
 # each) to reach THRESHOLD: a guard against chaining two stories through one vague item.
@@ -364,6 +365,7 @@ class _Profile(NamedTuple):
     url: str
     language: str
     keys: dict[str, float]
+    keyset: frozenset[str]
     index: tuple[str, ...]  # the keys that find candidates: those weighing at least INDEX_WEIGHT
     norm: float  # square root of the sum of the key weights
     title: str  # folded
@@ -377,32 +379,31 @@ def _profile(item: Item) -> _Profile:
         url=canonical_url(item.url),
         language=item.language,
         keys=keys,
+        keyset=frozenset(keys),
         index=tuple(key for key, weight in keys.items() if weight >= INDEX_WEIGHT),
         norm=math.sqrt(sum(keys.values())),
         title=fold_text(item.title),
     )
 
 
-def _score(a: _Profile, b: _Profile, window_hours: float, ratio: Callable[[str, str], float]) -> float:
-    """Key-set cosine, plus a bonus for resembling titles in one language, fading in the window's second half.
+def _score(a: _Profile, b: _Profile, window_hours: float, ratio: Callable[..., float]) -> float:
+    """Weighted cosine of the keys, plus a bonus for resembling titles in one language, fading late in the window.
 
-    Reports of one story come within about a day of each other; a similar report
-    two days later is more often a follow-up, a distinct story.
+    The title bonus needs some shared keys first: titles alike in their small
+    words only say nothing. Reports of one story come within about a day of
+    each other; a similar report two days later is more often a follow-up.
     """
     hours = abs(a.time - b.time) / 3600
     if hours >= window_hours:
         return 0.0
-    small, large = (a.keys, b.keys) if len(a.keys) <= len(b.keys) else (b.keys, a.keys)
+    ka, kb = a.keys, b.keys
     shared = 0.0
-    for key, weight in small.items():
-        other = large.get(key)
-        if other is not None:
-            shared += weight if weight < other else other
-    if not shared:
-        return 0.0
-    similarity = shared / (a.norm * b.norm)
-    if a.language == b.language:
-        resemblance = ratio(a.title, b.title) / 100
+    for key in a.keyset & b.keyset:
+        x, y = ka[key], kb[key]
+        shared += x if x < y else y
+    similarity = shared / (a.norm * b.norm) if shared else 0.0
+    if similarity >= TITLE_GATE and a.language == b.language:
+        resemblance = ratio(a.title, b.title, score_cutoff=TITLE_FLOOR * 100) / 100
         if resemblance > TITLE_FLOOR:
             similarity += TITLE_BONUS * (resemblance - TITLE_FLOOR)
     if hours > window_hours / 2:
@@ -436,42 +437,44 @@ def _lead(items: Iterable[Item], priority: Mapping[str, int]) -> Item:
 def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterator[tuple[int, int]]:
     """Pairs of indexes (earlier, later) sharing rare keys within the window; ``profiles`` sorted by time.
 
-    Each key lists the items of the window that have it. An item looks up only
-    its RARE_KEYS rarest keys, and at most the latest MAX_POSTINGS items of
-    each; an earlier item that shares MIN_SHARED of them is a candidate, and
-    at most MAX_CANDIDATES candidates (those sharing the most) are verified.
-    So the cost grows with the number of items, not with its square.
+    Each key lists the items that have it. An item looks up its keys rarest
+    first (fewest items of the batch) among those held in the window, at most
+    the latest MAX_POSTINGS items of each, until it has looked up LOOKUPS keys
+    or met POOL items; an earlier item of the window met through two keys or
+    more is a candidate, and the MAX_CANDIDATES that share the most are
+    verified. So the cost grows with the number of items, not its square.
     """
-    postings: dict[str, list[int]] = {}
+    frequency = Counter(key for p in profiles for key in p.index)
+    rarity = frequency.__getitem__
+    postings: dict[str, list[int]] = defaultdict(list)
     first = 0  # the earliest item still in the window
     for i, p in enumerate(profiles):
         horizon = p.time - window_seconds
         while profiles[first].time < horizon:
             first += 1
-        held: list[tuple[int, str]] = []  # (items of the window holding the key, key)
-        for key in p.index:
+        seen: set[int] = set()
+        found: set[int] = set()  # earlier items met through two keys or more
+        met = lookups = 0
+        for key in sorted(p.index, key=rarity):
             posting = postings.get(key)
-            if posting is None:
-                postings[key] = [i]
-                continue
-            if posting[0] < first:
-                del posting[: bisect_left(posting, first)]
-            if posting:
-                held.append((len(posting), key))
-            posting.append(i)
-        if len(held) < MIN_SHARED:
-            continue
-        held.sort()
-        pool: list[int] = []
-        for _, key in held[:RARE_KEYS]:
-            posting = postings[key]
-            pool += posting[-MAX_POSTINGS - 1 : -1]  # the posting ends with i itself
-        counts = Counter(pool)
-        found = [j for j, count in counts.items() if count >= MIN_SHARED]
-        if len(found) > MAX_CANDIDATES:
-            found.sort(key=lambda j: (-counts[j], -j))  # the most keys shared, then the nearest in time
-            del found[MAX_CANDIDATES:]
-        for j in found:
+            if not posting or posting[-1] < first:
+                continue  # nobody in the window has it
+            holders = posting[-MAX_POSTINGS:]
+            if holders[0] < first:
+                holders = holders[bisect_left(holders, first) :]
+            found.update(seen.intersection(holders))
+            if len(found) >= MAX_CANDIDATES:
+                break
+            seen.update(holders)
+            met += len(holders)
+            lookups += 1
+            if lookups == LOOKUPS or met >= POOL:
+                break
+        for key in p.index:
+            postings[key].append(i)
+        if len(found) > MAX_CANDIDATES:  # the last key found several: keep the nearest in time
+            found = set(sorted(found)[-MAX_CANDIDATES:])
+        for j in sorted(found):
             yield j, i
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,45 @@ class FetchSettings:
     dead_after_days: int = 7
 
 
+TLS_MODES = ("none", "starttls", "ssl")
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+# Each overrides one [mail] key; the password has no key, it only ever comes from here.
+MAIL_ENVIRONMENT = {
+    "BORDERLINKS_SMTP_HOST": "host",
+    "BORDERLINKS_SMTP_PORT": "port",
+    "BORDERLINKS_SMTP_USER": "user",
+    "BORDERLINKS_SMTP_PASSWORD": "password",
+    "BORDERLINKS_SMTP_TLS": "tls",
+    "BORDERLINKS_MAIL_FROM": "sender",
+}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """How `borderlinks send` reaches the mail server, from ``[mail]`` and the environment.
+
+    The password is never read from a file: only from BORDERLINKS_SMTP_PASSWORD.
+    """
+
+    host: str = "localhost"
+    port: int = 0  # 0: the usual port of the TLS mode (25, 587 or 465)
+    tls: str = "starttls"  # "none", "starttls" or "ssl" (implicit TLS)
+    user: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = ""  # From and the envelope sender, e.g. "Border Links <links@example.org>"
+    reply_to: str = ""  # default: the sender
+    unsubscribe_mailto: str = ""  # the mailto: of List-Unsubscribe; default: the reply-to address
+    rate: float = 0.0  # messages per second at most; 0: as fast as the server takes them
+    retries: int = 3  # further attempts of a message after a temporary (4xx) error or a dropped connection
+    backoff: float = 2.0  # seconds before the first retry; doubles each time
+    timeout: float = 30.0  # seconds for the server's answer to any command
+    per_connection: int = 0  # messages before a fresh connection; 0: one connection for the whole run
+
+    @property
+    def server_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.tls]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Site-wide settings from ``borderlinks.toml`` in the home folder."""
@@ -59,6 +99,7 @@ class Settings:
     site_title: str = "Border Links"
     site_url: str = "https://example.org/borderlinks/"
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
 
 @dataclass(frozen=True)
@@ -106,13 +147,13 @@ def load_settings(path: Path) -> Settings:
     if not path.is_file():
         return Settings()
     data, lines = read_toml(path)
-    known = {f.name for f in fields(Settings)} - {"fetch"} | {"fetch"}
+    known = {f.name for f in fields(Settings)}
     errors: list[ConfigError] = []
     top: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
             errors.append(_unknown_key(path, lines.key("", 0, key), key, sorted(known)))
-        elif key != "fetch":
+        elif key not in ("fetch", "mail"):
             top[key] = value
     fetch = FetchSettings()
     fetch_data = data.get("fetch", {})
@@ -137,9 +178,86 @@ def load_settings(path: Path) -> Settings:
                 continue
             values[key] = value
         fetch = replace(fetch, **values)
+    mail = _load_mail(data.get("mail", {}), path, lines, errors)
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
-    return replace(Settings(), fetch=fetch, **top)
+    return replace(Settings(), fetch=fetch, mail=mail, **top)
+
+
+def _load_mail(data: Any, path: Path, lines: LineIndex, errors: list[ConfigError]) -> MailSettings:
+    """The ``[mail]`` table; a password in it is a mistake, never a setting."""
+    mail = MailSettings()
+    if not isinstance(data, dict):
+        errors.append(ConfigError("'mail' must be a table", path, lines.key("", 0, "mail"), "mail", fix="Write [mail] and its keys below it"))
+        return mail
+    names = {f.name for f in fields(MailSettings)} - {"password"}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        line = lines.key("mail", 0, key)
+        if key == "password":
+            errors.append(
+                ConfigError(
+                    "a password is never read from a file", path, line, key,
+                    fix="Remove it and set the environment variable BORDERLINKS_SMTP_PASSWORD instead",
+                )
+            )
+            continue
+        if key not in names:
+            errors.append(_unknown_key(path, line, key, sorted(names)))
+            continue
+        problem, value = _mail_value(key, value)
+        if problem:
+            errors.append(ConfigError(problem, path, line, key, fix=f"Write e.g. {key} = {_mail_example(key)}"))
+            continue
+        values[key] = value
+    return replace(mail, **values)
+
+
+def _mail_value(key: str, value: Any) -> tuple[str | None, Any]:
+    """A ``[mail]`` value checked against its default's type and range: (problem, value)."""
+    expected = type(getattr(MailSettings(), key))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or isinstance(value, bool):
+        kind = {str: "a string", int: "a whole number", float: "a number"}[expected]
+        return f"'{key}' must be {kind}", value
+    if key == "tls" and value not in TLS_MODES:
+        return f"'tls' is {value!r}; use one of: " + ", ".join(TLS_MODES), value
+    if key == "port" and not 0 <= value <= 65535:
+        return "'port' must be from 1 to 65535 (0: the usual port of the TLS mode)", value
+    if expected in (int, float) and (value < 0 or (key == "timeout" and value == 0)):
+        return f"'{key}' must be {'positive' if key == 'timeout' else 'zero or more'}", value
+    if isinstance(value, str):
+        value = value.strip()
+    return None, value
+
+
+def _mail_example(key: str) -> str:
+    default = getattr(MailSettings(), key)
+    examples = {"host": '"smtp.example.org"', "tls": '"starttls"', "sender": '"Border Links <links@example.org>"'}
+    return examples.get(key, '"..."' if isinstance(default, str) else repr(default))
+
+
+def mail_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> MailSettings:
+    """The ``[mail]`` settings with the environment's overrides (``MAIL_ENVIRONMENT``) applied."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for variable, key in MAIL_ENVIRONMENT.items():
+        text = environ.get(variable)
+        if text is None or (text.strip() == "" and key != "password"):
+            continue
+        value: Any = text if key == "password" else text.strip()
+        if key == "port":
+            if not value.isdigit():
+                raise ConfigError(f"{variable} is {text!r}, not a port number", fix="Write e.g. 587")
+            value = int(value)
+        if key == "tls":
+            value = value.lower()
+        problem, value = _mail_value(key, value) if key != "password" else (None, value)
+        if problem:
+            raise ConfigError(f"{variable}: {problem}")
+        values[key] = value
+    return replace(settings.mail, **values)
 
 
 SOURCE_KEYS = (

@@ -25,6 +25,7 @@ EDITION_KEYS = (
 )
 SECTION_KEYS = ("heading", "themes", "kinds", "lean", "long", "limit", "precedence")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SCHEDULE_FILE = "schedule.toml"  # the scheduler's own settings, beside the editions: not an editions file
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def load_editions(folder: Path) -> list[Edition]:
     editions: list[Edition] = []
     seen: set[str] = set()
     for path in sorted(folder.glob("*.toml")):
+        if path.name == SCHEDULE_FILE:
+            continue
         try:
             data, lines = read_toml(path)
         except ConfigError as e:
@@ -159,7 +162,7 @@ def _parse_edition(table: dict[str, Any], path: Path, index: int, lines: LineInd
             fail("'needs_approval' must be true or false", "needs_approval")
         else:
             values["needs_approval"] = table["needs_approval"]
-    if "approval_deadline" in values and not re.fullmatch(r"\d{1,2}:\d{2}", values["approval_deadline"]):
+    if "approval_deadline" in values and parse_clock(values["approval_deadline"]) is None:
         fail("'approval_deadline' must be a time such as \"11:00\"", "approval_deadline")
     slug = table.get("slug")
     if isinstance(slug, str) and not _SLUG.match(slug):
@@ -239,3 +242,55 @@ def _parse_section(
     if len(errors) > count:
         return None
     return Section(heading=raw["heading"].strip(), **values)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """How `borderlinks run` runs, from ``scheduler/schedule.toml``; a missing file means all defaults."""
+
+    fetch_every: float = 30.0  # minutes between fetch runs; each source still waits its own `every`
+    review_at: str = "07:00"  # "HH:MM" in each edition's time zone, on its days: draft the review file
+    approval_check_every: float = 5.0  # minutes between looks at an unapproved review file, until the deadline
+    send_grace: float = 30.0  # minutes an edition may start late (after downtime); later, it is reported, not sent
+    lock_wait: float = 600.0  # seconds a scheduled build and send waits for a manual one to end
+    path: Path | None = field(default=None, compare=False)
+
+
+SCHEDULE_KEYS = ("fetch_every", "review_at", "approval_check_every", "send_grace", "lock_wait")
+
+
+def load_schedule_settings(folder: Path) -> ScheduleSettings:
+    """``schedule.toml`` in the scheduler folder, validated; every mistake at once."""
+    path = folder / SCHEDULE_FILE
+    if not path.is_file():
+        return ScheduleSettings()
+    data, lines = read_toml(path)
+    errors: list[ConfigError] = []
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        line = lines.key("", 0, key)
+        if key not in SCHEDULE_KEYS:
+            guess = nearest(key, SCHEDULE_KEYS)
+            fix = f"Did you mean '{guess}'?" if guess else "Known keys: " + ", ".join(SCHEDULE_KEYS)
+            errors.append(ConfigError(f"unknown key '{key}'", path, line, key, fix=fix))
+        elif key == "review_at":
+            if not isinstance(value, str) or parse_clock(value) is None:
+                errors.append(ConfigError("'review_at' must be a time such as \"07:00\"", path, line, key))
+            else:
+                values[key] = value
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            example = getattr(ScheduleSettings(), key)
+            errors.append(ConfigError(f"'{key}' must be a positive number", path, line, key, fix=f"Write e.g. {key} = {example:g}"))
+        else:
+            values[key] = float(value)
+    if errors:
+        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+    return ScheduleSettings(path=path, **values)
+
+
+def parse_clock(text: str) -> tuple[int, int] | None:
+    """``"09:30"`` → ``(9, 30)``; None if it is not a time of day."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        return None
+    return int(match[1]), int(match[2])

@@ -11,7 +11,9 @@ message says what went wrong, where, and what to do about it::
     ├── StoreError                        the database cannot be opened or written
     ├── ReviewFileError(path, line)       an editor's review file has a mistake
     ├── TemplateError(name)               a template is missing or broken
-    └── SendError(recipient)              a message could not be delivered
+    ├── SendError(recipient)              a message could not be delivered to one recipient
+    ├── DeliveryError                     the mail server cannot be reached or refuses us: the run stops
+    └── LockError(holder)                 another build, send or scheduler holds the lock
 
 Foreign exceptions are translated once, at the boundary, with ``raise ... from e``.
 """
@@ -119,3 +121,26 @@ class SendError(BorderlinksError):
         self.recipient = recipient
         self.permanent = permanent
         super().__init__(f"{recipient}: {message}")
+
+
+class DeliveryError(BorderlinksError):
+    """Sending cannot go on at all: no connection, login or sender refused, another send running.
+
+    ``temporary`` says whether trying again later may help (a network error,
+    a 4xx greeting) or the settings must change first (a refused login).
+    """
+
+    def __init__(self, message: str, temporary: bool = False) -> None:
+        self.temporary = temporary
+        super().__init__(message)
+
+
+class LockError(BorderlinksError):
+    """Another process holds a lock: a build or send, or a running scheduler.
+
+    ``holder`` is the :class:`borderlinks.lock.Holder` found in the store.
+    """
+
+    def __init__(self, message: str, holder: object = None) -> None:
+        self.holder = holder
+        super().__init__(message)

@@ -8,7 +8,7 @@ matches that explain them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 SOURCE_TYPES = ("feed", "page")
@@ -261,3 +261,82 @@ class Digest:
     @property
     def items(self) -> list[DigestItem]:
         return [item for section in self.sections for item in section.items]
+
+
+SUBSCRIBER_STATUSES = ("active", "unsubscribed")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One reader of the mailing list: which editions and themes they get."""
+
+    email: str  # normalised: the domain in lower case, ASCII (IDNA)
+    name: str = ""
+    editions: tuple[str, ...] = ()  # edition slugs; empty: every edition
+    themes: tuple[str, ...] = ()  # theme slugs; empty: every theme
+    language: str = ""  # the reader's language, kept for the operator; editions choose their own
+    status: str = "active"  # "active" or "unsubscribed"
+    token: str = field(default="", repr=False, compare=False)  # their secret unsubscribe token
+
+    @property
+    def key(self) -> str:
+        """The address as the list knows it: one subscriber per address, whatever its case."""
+        return self.email.lower()
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def wants(self, edition: str) -> bool:
+        return self.active and (not self.editions or edition in self.editions)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What one send run did with one post for one date; a held edition is a result too."""
+
+    edition: str
+    post: str  # the digest's slug: the edition's, or edition/theme
+    date: str  # ISO date
+    status: str  # "done", "held" (needs approval), "nothing" (no items), "stopped" (the server failed us)
+    subscribers: int = 0  # active subscribers of the edition
+    sent: int = 0
+    resumed: int = 0  # of those sent, left half-sent by an interrupted run (sent again with the same Message-ID)
+    already: int = 0  # sent by an earlier run
+    empty: int = 0  # their themes left nothing of this post
+    deferred: int = 0  # temporary failures after every retry: the next run tries again
+    failed: tuple[tuple[str, str], ...] = ()  # (address, server's answer) of permanent failures in this run
+    failed_before: int = 0  # failed permanently in an earlier run; not retried without --retry-failed
+    files: tuple[Path, ...] = ()  # the .eml files of a dry run
+    seconds: float = 0.0
+    note: str = ""  # why held or stopped, or the warning of a forced send
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+JOB_OUTCOMES = ("ok", "waiting", "skipped", "missed", "failed")
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run of a scheduled job, as `borderlinks status` shows it.
+
+    ``outcome``: "ok"; "waiting" (an edition waits for its review file's
+    approval); "skipped" (nothing to send, or no approval by the deadline and
+    the edition says skip); "missed" (too late to run: reported, not run);
+    "failed".
+    """
+
+    job_id: str  # "fetch", "review:SLUG", "edition:SLUG" or "approval:SLUG"
+    started: datetime
+    finished: datetime
+    outcome: str
+    message: str = ""
+    next_check: datetime | None = None  # "waiting": when the review file is looked at again
+    day: date | None = None  # an edition's date, for edition and approval runs
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished - self.started).total_seconds()

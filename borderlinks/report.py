@@ -8,14 +8,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
 from .config import Home
-from .model import FetchResult, Source
+from .model import FetchResult, JobRun, Source
 from .sources import fetch
-from .status import source_health
+from .status import last_runs, source_health
 from .store import Store
+
+if TYPE_CHECKING:
+    from .schedule import JobListing
 
 
 def fetch_with_report(
@@ -25,7 +30,6 @@ def fetch_with_report(
     console = Console(stderr=True)
     sources = home.sources()  # validate before drawing anything
     names = {s.id: s.name for s in sources}
-    on_stored = _tagger(home)
     show_progress = console.is_terminal and not as_json
     if show_progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,9 +43,9 @@ def fetch_with_report(
             def advance(source: Source, result: FetchResult) -> None:
                 progress.update(task, advance=1, description=source.id)
 
-            results = fetch(home, source_ids=source_ids, force=force, on_result=advance, on_stored=on_stored)
+            results = fetch(home, source_ids=source_ids, force=force, on_result=advance)
     else:
-        results = fetch(home, source_ids=source_ids, force=force, on_stored=on_stored)
+        results = fetch(home, source_ids=source_ids, force=force)
     if as_json:
         for r in results:
             print(json.dumps(
@@ -52,15 +56,6 @@ def fetch_with_report(
         return results
     _print_fetch_summary(results, names)
     return results
-
-
-def _tagger(home: Home):  # type: ignore[no-untyped-def]
-    """Classification of newly stored items, once the classifiers are wired in."""
-    try:
-        from .tagging import make_tagger
-    except ImportError:
-        return None
-    return make_tagger(home)
 
 
 def _print_fetch_summary(results: list[FetchResult], names: dict[str, str]) -> None:
@@ -89,6 +84,7 @@ def print_status(home: Home, *, as_json: bool = False) -> None:
     settings = home.settings()
     with Store(home.database_url) as store:
         rows = source_health(sources, store, dead_after_days=settings.fetch.dead_after_days)
+        runs = last_runs(store)
     if as_json:
         json.dump([r.as_dict() for r in rows], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -109,3 +105,34 @@ def print_status(home: Home, *, as_json: bool = False) -> None:
             (state.last_error or "") if state and state.consecutive_failures else "",
         )
     Console().print(table)
+    if runs:
+        _print_runs(runs)
+
+
+def _print_runs(runs: list[JobRun]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="Scheduled jobs: last runs (borderlinks run)")
+    for column in ("job", "last run (UTC)", "outcome", "seconds", "message"):
+        table.add_column(column, overflow="fold")
+    colours = {"ok": "green", "waiting": "cyan", "skipped": "yellow", "missed": "red", "failed": "red bold"}
+    for run in runs:
+        table.add_row(
+            run.job_id, f"{run.started:%Y-%m-%d %H:%M:%S}", f"[{colours.get(run.outcome, 'dim')}]{run.outcome}[/]",
+            f"{run.seconds:.1f}", escape(run.message),
+        )
+    Console().print(table)
+
+
+_LISTING_STATES = {"new": "new: not stored yet", "changed": "changed: replaced at the next start", "removed": "removed at the next start"}
+
+
+def print_jobs(listings: Iterable[JobListing]) -> None:
+    """``borderlinks run --list``: one line per job, its next run in its own time zone."""
+    listings = list(listings)
+    width = max((len(j.id) for j in listings), default=0)
+    for job in listings:
+        when = job.next_run.astimezone(ZoneInfo(job.timezone)).strftime("%a %Y-%m-%d %H:%M %Z") if job.next_run else "paused"
+        state = f"  ({_LISTING_STATES[job.state]})" if job.state in _LISTING_STATES else ""
+        print(f"{job.id:<{width}}  {when:<26}  {job.name}{state}")

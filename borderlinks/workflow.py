@@ -180,11 +180,16 @@ def empty_digest(context: Context, edition: Edition, day: date) -> Digest:
 
 
 def select_for_build(
-    context: Context, store: Store, edition: Edition, day: date, *, draft: bool = False, allow_empty: bool = False
+    context: Context, store: Store, edition: Edition, day: date, *, draft: bool = False, allow_empty: bool = False,
+    force: bool = False,
 ) -> BuildResult:
-    """An edition's digests for a build, or the reason it is not built."""
+    """An edition's digests for a build, or the reason it is not built.
+
+    ``force`` builds an edition that needs approval from the automatic
+    selection anyway (the scheduler, once the approval deadline has passed).
+    """
     selection = select_digests(context, store, edition, day, use_draft=draft)
-    if edition.needs_approval and selection.origin == "automatic" and not draft:
+    if edition.needs_approval and selection.origin == "automatic" and not draft and not force:
         path = review_path(context.home, edition, day)
         hint = "edit it and write 'status: approved' at its top" if path.exists() else "run 'borderlinks review' and approve the file"
         return BuildResult(edition, day, skipped=f"needs an editor's approval: {hint} (or build with --draft for a preview)")
@@ -219,13 +224,17 @@ def build(
     fetch_first: bool = False,
     allow_empty: bool = False,
     draft: bool = False,
+    force: bool = False,
     store: Store | None = None,
 ) -> list[BuildResult]:
     """``borderlinks build``: render every edition's email, then the whole web archive, into ``out/``.
 
     Computes every digest first and writes last; an edition that cannot be
-    built says why and the others go on.
+    built says why and the others go on. The writing holds the build-send
+    lock (:mod:`borderlinks.lock`): a build never runs beside another build or
+    a send, manual or scheduled. ``force``: see :func:`select_for_build`.
     """
+    from .lock import hold_lock
     from .render import make_environment, write_email
     from .site import write_site
 
@@ -236,35 +245,37 @@ def build(
     context = load_context(home)
     settings = home.settings()
     own_store = store is None
+    lock_on = store or home.database_url
     store = store or Store(home.database_url)
     try:
         results = [
-            select_for_build(context, store, edition, edition_date(edition, day), draft=draft, allow_empty=allow_empty)
+            select_for_build(context, store, edition, edition_date(edition, day), draft=draft, allow_empty=allow_empty, force=force)
             for edition in pick_editions(context, edition_slug)
         ]
     finally:
         if own_store:
             store.close()
-    out = home.root / "out"
-    env = make_environment(home)
-    built: list[BuildResult] = []
-    new_digests = [d for r in results for d in r.digests]
-    for result in results:
-        written: list[Path] = []
-        for digest in result.digests:
-            written.extend(write_email(digest, out, env, site_url=settings.site_url))
-        built.append(BuildResult(result.edition, result.day, result.origin, result.digests, tuple(written), result.skipped))
-    if new_digests:
-        fresh = {(d.slug, d.date) for d in new_digests}
-        archive = [d for d in archived_digests(out / "site") if (d.slug, d.date) not in fresh] + new_digests
-        site_written = write_site(
-            archive, out, env, site_url=settings.site_url, site_title=settings.site_title,
-            theme_titles=context.theme_titles, edition_titles={e.slug: e.display_name for e in context.editions.values()},
-        )
-        if built:
-            first = next((i for i, b in enumerate(built) if b.digests), 0)
-            built[first] = BuildResult(
-                built[first].edition, built[first].day, built[first].origin, built[first].digests,
-                built[first].written + tuple(site_written), built[first].skipped,
+    with hold_lock(lock_on, owner="borderlinks build"):
+        out = home.root / "out"
+        env = make_environment(home)
+        built: list[BuildResult] = []
+        new_digests = [d for r in results for d in r.digests]
+        for result in results:
+            written: list[Path] = []
+            for digest in result.digests:
+                written.extend(write_email(digest, out, env, site_url=settings.site_url))
+            built.append(BuildResult(result.edition, result.day, result.origin, result.digests, tuple(written), result.skipped))
+        if new_digests:
+            fresh = {(d.slug, d.date) for d in new_digests}
+            archive = [d for d in archived_digests(out / "site") if (d.slug, d.date) not in fresh] + new_digests
+            site_written = write_site(
+                archive, out, env, site_url=settings.site_url, site_title=settings.site_title,
+                theme_titles=context.theme_titles, edition_titles={e.slug: e.display_name for e in context.editions.values()},
             )
-    return built
+            if built:
+                first = next((i for i, b in enumerate(built) if b.digests), 0)
+                built[first] = BuildResult(
+                    built[first].edition, built[first].day, built[first].origin, built[first].digests,
+                    built[first].written + tuple(site_written), built[first].skipped,
+                )
+        return built

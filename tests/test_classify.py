@@ -69,6 +69,10 @@ def test_fold_of_ascii_and_non_ascii_text_agree() -> None:
     assert fold_text("U.S. Border-Patrol") == fold_text("U.S.\u00a0Border–Patrol") == "u s border patrol"
 
 
+def test_fold_survives_a_lone_surrogate() -> None:
+    assert fold_text("Darie\udcffn gap") == "darie n gap"
+
+
 @given(st.text())
 @settings(max_examples=500)
 def test_fold_is_idempotent(text: str) -> None:
@@ -131,6 +135,20 @@ def test_matches_report_offsets_in_the_folded_text() -> None:
     match = classifier().classify("", "Near the “Darién Gap”, migrants", when=TODAY).themes[0].matches[0]
     assert fold_text("Near the “Darién Gap”, migrants")[match.start : match.end] == "darien gap"
     assert (match.term, match.field) == ("Darien Gap", "summary")
+
+
+def test_tags_and_matches_are_the_model_objects() -> None:
+    import dataclasses
+
+    from borderlinks.model import Match, Tag
+
+    for cls in (Match, Tag):  # the classifier fills their dicts directly, for speed
+        assert not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls)
+    tag = classifier().classify("", "ICE agents", when=TODAY).themes[0]
+    assert tag == Tag("enforcement", 1.0, (Match("ICE", "summary", 0, 3, 1.0),))
+    assert hash(tag) == hash(Tag("enforcement", 1.0, (Match("ICE", "summary", 0, 3, 1.0),)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tag.score = 2.0  # type: ignore[misc]
 
 
 # --- theme rules ------------------------------------------------------------------
@@ -268,6 +286,18 @@ def test_classification_does_not_depend_on_case_or_accents(parts: list[tuple[str
     expected = classifier().classify(title, summary, when=TODAY)
     for variant in (str.upper, str.lower, str.swapcase, strip_accents):
         assert classifier().classify(variant(title), variant(summary), when=TODAY) == expected
+
+
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=16), st.integers(0, 16))
+@settings(max_examples=300, deadline=None)
+def test_classify_gives_exactly_what_decide_says_is_given(parts: list[tuple[str, str]], split: int) -> None:
+    text = "".join(word + sep for word, sep in parts)
+    title, summary = text[: split * 5], text[split * 5 :]
+    result = classifier().classify(title, summary, when=TODAY)
+    given = [d for d in classifier().decide(title, summary, when=TODAY) if d.given]
+    assert [(t.name, t.score, t.matches) for t in (*result.themes, *result.countries)] == [
+        (d.name, d.score, d.matches) for d in given
+    ]
 
 
 # --- explanations and the JSONL interface -----------------------------------------------

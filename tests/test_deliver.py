@@ -1,0 +1,548 @@
+"""Delivery: the subscriber list, and each post mailed exactly once to a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import html
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+from borderlinks.cli import main
+from borderlinks.config import ConfigError, Home, MailSettings, load_settings, mail_settings
+from borderlinks.deliver import compose, filter_digest, letterhead, make_mailer, prepare, send
+from borderlinks.demo import run_demo
+from borderlinks.model import Digest, DigestItem, DigestSection, Subscriber
+from borderlinks.review import read_review_file, write_review_file
+from borderlinks.store import Store, sends
+from borderlinks.subscribers import (
+    import_subscribers,
+    list_subscribers,
+    read_subscribers_csv,
+    unsubscribe,
+    unsubscribe_app,
+)
+from borderlinks.workflow import load_context, select_digests
+from conftest import REPO, unused_port
+
+SECURITY, DAY = "security-news", date(2025, 3, 21)
+HEADER = "email,name,editions,themes,language,status\n"
+
+
+# -- a real SMTP server --------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class Inbox:
+    """An aiosmtpd handler that keeps what it accepts and answers as a test tells it."""
+
+    messages: list[Received] = field(default_factory=list)
+    connections: int = 0
+    refuse: dict[str, list[str]] = field(default_factory=dict)  # address -> answers to RCPT in turn, the last for good; "" accepts
+    hold_after: int | None = None  # hold the DATA after this many messages until released
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        answers = self.refuse.get(address)
+        answer = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else ""
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+            return "451 4.3.0 the sender went away"  # never accepted: the client died waiting for this answer
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 OK"
+
+    def to(self, address: str) -> list[Received]:
+        return [m for m in self.messages if address in m.recipients]
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    port = unused_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="mx.test")
+    controller.start()
+    yield handler, port
+    handler.release.set()
+    controller.stop()
+
+
+# -- a home with the demo's items -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo") / "home"
+    run_demo(folder, echo=lambda _line: None)
+    return folder
+
+
+def settings_text(port: int, extra: str = "", retries: int = 2) -> str:
+    return (
+        'site_url = "https://links.example.org/"\n\n[mail]\nhost = "127.0.0.1"\n'
+        f'port = {port}\ntls = "none"\nsender = "Border Links <links@example.org>"\n'
+        f'reply_to = "editor@example.org"\nretries = {retries}\nbackoff = 0.01\n{extra}'
+    )
+
+
+@pytest.fixture
+def home(demo_home: Path, tmp_path: Path, inbox: tuple[Inbox, int]) -> Home:
+    root = tmp_path / "home"
+    shutil.copytree(demo_home, root)
+    (root / "borderlinks.toml").write_text(settings_text(inbox[1]), encoding="utf-8")
+    return Home(root)
+
+
+def subscribe(home: Home, rows: str) -> None:
+    (home.root / "subscribers.csv").write_text(HEADER + rows, encoding="utf-8")
+    with Store(home.database_url) as store:
+        result = import_subscribers(home, store)
+    assert not result.errors, result.errors
+
+
+def run_send(home: Home, **options: object):
+    with Store(home.database_url) as store:
+        return send(home, store, environ={}, **options)  # type: ignore[arg-type]
+
+
+def the_digest(home: Home, edition: str = SECURITY, day: date = DAY) -> list[Digest]:
+    context = load_context(home)
+    with Store(home.database_url) as store:
+        return [d for d in select_digests(context, store, context.editions[edition], day).digests if d.items]
+
+
+def send_rows(home: Home) -> dict[str, tuple[str, str]]:
+    with Store(home.database_url) as store, store.engine.connect() as conn:
+        return {row.subscriber: (row.state, row.message_id) for row in conn.execute(sa.select(sends))}
+
+
+def parts(message: email.message.EmailMessage) -> tuple[str, str]:
+    return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+# -- the subscriber list ------------------------------------------------------------------------
+
+
+def test_csv_imports_the_good_rows_and_reports_each_bad_one_with_its_line(home: Home):
+    (home.root / "subscribers.csv").write_text(
+        HEADER
+        + "Ana@Example.ORG,Ana Pérez,security-news,darien;asylum,es,active\n"
+        + "not-an-address,,,,,\n"
+        + "carol@example.org,Carol,security-newz,,,active\n"
+        + "dan@example.org,Dan,,,xx,\n"
+        + "ana@example.org,Ana again,,,,\n"
+        + '"eve@example.org","Eve, the second",,"drugs; corruption",,unsubscribed\n',
+        encoding="utf-8",
+    )
+    with Store(home.database_url) as store:
+        result = import_subscribers(home, store)
+        listed = {s.email: s for s in list_subscribers(store)}
+    assert (result.added, [(e.line, e.key) for e in result.errors]) == (2, [(3, "email"), (4, "editions"), (5, "language"), (6, "email")])
+    assert "Did you mean 'security-news'?" in str(result.errors[1])
+    assert "already on line 2" in str(result.errors[3])
+    assert listed["Ana@example.org"] == Subscriber("Ana@example.org", "Ana Pérez", ("security-news",), ("darien", "asylum"), "es", "active")
+    assert listed["eve@example.org"].themes == ("drugs", "corruption") and not listed["eve@example.org"].active
+    assert len({s.token for s in listed.values()}) == 2 and all(len(s.token) >= 32 for s in listed.values())
+
+
+def test_importing_again_changes_nothing_and_never_resubscribes_who_unsubscribed(home: Home):
+    subscribe(home, "ana@example.org,Ana,,,,active\nbob@example.org,Bob,,,,active\n")
+    with Store(home.database_url) as store:
+        bob = next(s for s in list_subscribers(store) if s.email == "bob@example.org")
+        unsubscribe(store, bob.token)
+        again = import_subscribers(home, store)
+        statuses = {s.email: s.status for s in list_subscribers(store)}
+    assert (again.added, again.updated, again.unchanged, again.kept_unsubscribed) == (0, 0, 1, ("bob@example.org",))
+    assert statuses == {"ana@example.org": "active", "bob@example.org": "unsubscribed"}
+
+
+def test_csv_in_a_semicolon_separated_spreadsheet_is_read_too():
+    rows, errors = read_subscribers_csv("email;name;themes\nana@example.org;Ana;\"darien;asylum\"\n")
+    assert not errors and rows == [(2, Subscriber("ana@example.org", "Ana", themes=("darien", "asylum")))]
+
+
+def test_subscribers_commands_add_list_remove_and_unsubscribe(home: Home, capsys):
+    root = str(home.root)
+    assert main(["--home", root, "subscribers", "add", "Zoe@EXAMPLE.org", "--name", "Zoë", "--theme", "darien"]) == 0
+    assert main(["--home", root, "subscribers", "add", "bad@", "--theme", "darien"]) == 1
+    assert main(["--home", root, "subscribers", "list", "--csv"]) == 0
+    out = capsys.readouterr().out
+    assert "Added Zoe@example.org." in out and "Zoe@example.org,Zoë,,darien,,active" in out
+    with Store(home.database_url) as store:
+        token = list_subscribers(store)[0].token
+    assert main(["--home", root, "unsubscribe", token]) == 0
+    assert main(["--home", root, "unsubscribe", "no-such-token-aaaaaaaaaaaaaaaa"]) == 1
+    assert main(["--home", root, "subscribers", "list", "--status", "unsubscribed"]) == 0
+    assert "Zoe@example.org" in capsys.readouterr().out
+    assert main(["--home", root, "subscribers", "remove", "zoe@example.org"]) == 0
+    with Store(home.database_url) as store:
+        assert list_subscribers(store) == []
+
+
+def test_unsubscribe_endpoint_changes_nothing_on_get_and_unsubscribes_on_one_click_post(home: Home):
+    subscribe(home, "ana@example.org,Ana,,,,active\n")
+    with Store(home.database_url) as store:
+        token = list_subscribers(store)[0].token
+        app = unsubscribe_app(store)
+
+        def call(method: str, body: bytes = b"") -> tuple[str, bytes]:
+            answer: list[str] = []
+            environ = {"REQUEST_METHOD": method, "QUERY_STRING": f"token={token}", "CONTENT_LENGTH": str(len(body)),
+                       "wsgi.input": io.BytesIO(body)}
+            page = b"".join(app(environ, lambda status, headers: answer.append(status)))
+            return answer[0], page
+
+        status, page = call("GET")
+        assert status == "200 OK" and b"<form method=\"post\">" in page and list_subscribers(store)[0].active
+        status, page = call("POST", b"List-Unsubscribe=One-Click")
+        assert status == "200 OK" and b"a***@example.org" in page and not list_subscribers(store)[0].active
+
+
+# -- the messages -----------------------------------------------------------------------------
+
+
+def test_each_message_is_multipart_alternative_with_headers_and_its_own_unsubscribe_link(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,Ana Pérez,,,,active\nbob@example.org,,security-news,,,active\n")
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    [digest] = the_digest(home)
+    assert (result.sent, result.subscribers, len(server.messages)) == (2, 2, 2)
+    with Store(home.database_url) as store:
+        tokens = {s.email: s.token for s in list_subscribers(store)}
+    ids = set()
+    for received in server.messages:
+        [address] = received.recipients
+        token = tokens[address]
+        message = received.message
+        url = f"https://links.example.org/unsubscribe?token={token}"
+        assert received.sender == "links@example.org"
+        assert message.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+        assert message["Subject"] == digest.title
+        assert message["From"] == "Border Links <links@example.org>"
+        assert message["Reply-To"] == "Border Links <editor@example.org>"
+        assert message["To"].addresses[0].addr_spec == address
+        assert abs((parsedate_to_datetime(message["Date"]) - datetime.now(UTC)).total_seconds()) < 120
+        assert message["List-Unsubscribe"] == f"<{url}>, <mailto:editor@example.org?subject=unsubscribe%20{token}>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text, page = parts(message)
+        assert url in text and html.escape(url) in page and "%%UNSUBSCRIBE_URL%%" not in text + page
+        assert all(item.title.split()[0] in text for item in digest.items)
+        ids.add(message["Message-ID"])
+    assert server.to("ana@example.org")[0].message["To"].addresses[0].display_name == "Ana Pérez"
+    assert len(ids) == 2 and all(i.startswith("<") and i.endswith("@example.org>") for i in ids)
+    assert {row[1] for row in send_rows(home).values()} == ids
+
+
+def test_a_subscriber_with_themes_gets_only_those_items_and_nothing_when_none_match(home: Home, inbox):
+    server, _port = inbox
+    [digest] = the_digest(home)
+    present = {t for item in digest.items for t in item.themes}
+    theme = next(t for t in sorted(present) if not all(t in item.themes for item in digest.items))
+    absent = next((t for t in ("asylum", "arms-transfers", "human-rights", "drugs") if t not in present), None)
+    if absent is None:
+        pytest.skip("every theme is in the demo's edition")
+    subscribe(home, f"all@example.org,,,,,active\none@example.org,,,{theme},,active\nnone@example.org,,,{absent},,active\n")
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent, result.empty) == (2, 1)
+    assert server.to("none@example.org") == [] and send_rows(home)["none@example.org"][0] == "empty"
+    _, full = parts(server.to("all@example.org")[0].message)
+    _, mine = parts(server.to("one@example.org")[0].message)
+    for item in digest.items:
+        assert html.escape(item.url) in full
+        assert (html.escape(item.url) in mine) == (theme in item.themes)
+    kept = filter_digest(digest, [theme])
+    assert kept is not None
+    assert [s.heading for s in kept.sections] == [s.heading for s in digest.sections if any(theme in i.themes for i in s.items)]
+
+
+def test_filtering_keeps_items_about_any_of_the_themes_and_drops_emptied_sections():
+    item = DigestItem(id="1", title="A", url="https://a.example/1", outlet="A", themes=("darien", "asylum"))
+    other = DigestItem(id="2", title="B", url="https://a.example/2", outlet="A", themes=("drugs",))
+    digest = Digest("e", "e", "T", "2025-03-21", "daily", sections=(DigestSection("One", (item, other)), DigestSection("Two", (other,))))
+    assert filter_digest(digest, ["asylum"]) == replace(digest, sections=(DigestSection("One", (item,)),))
+    assert filter_digest(digest, []) is digest
+    assert filter_digest(digest, ["corruption"]) is None
+
+
+def test_a_title_with_a_line_break_and_accents_is_one_encoded_subject_with_no_injected_header(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,\"Ana\r\nBcc: thief@evil.example\",,,,active\n")
+    [digest] = the_digest(home)
+    evil = replace(digest, title="Fronteras: São Paulo y Ñuñoa\r\nBcc: victim@evil.example\nX-Evil: 1")
+    with Store(home.database_url) as store:
+        mailer = make_mailer(home, store, environ={})
+        try:
+            result = mailer.deliver(evil, list_subscribers(store))
+        finally:
+            mailer.close()
+    assert result.sent == 1
+    [received] = server.messages
+    head = received.data.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head
+    assert received.recipients == ["ana@example.org"]
+    message = received.message
+    assert message["Subject"] == "Fronteras: São Paulo y Ñuñoa Bcc: victim@evil.example X-Evil: 1"
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["To"].addresses[0].display_name == "Ana Bcc: thief@evil.example"
+    assert all(not line.startswith((b"Bcc", b"X-Evil")) for line in head.split(b"\r\n"))
+
+
+def test_messages_go_out_over_one_connection_at_the_configured_rate(home: Home, inbox):
+    server, port = inbox
+    subscribe(home, "".join(f"r{n}@example.org,,,,,active\n" for n in range(6)))
+    (home.root / "borderlinks.toml").write_text(settings_text(port, "rate = 20\n"), encoding="utf-8")
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert result.sent == 6 and server.connections == 1
+    assert result.seconds >= 5 / 20
+
+
+# -- exactly once ----------------------------------------------------------------------------------
+
+
+def test_second_send_sends_nothing(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
+    first = run_send(home, edition=SECURITY, day=DAY)
+    second = run_send(home, edition=SECURITY, day=DAY)
+    assert (first[0].sent, second[0].sent, second[0].already, len(server.messages)) == (2, 0, 2, 2)
+    assert server.connections == 1  # the second run did not even connect
+
+
+def test_killed_after_the_nth_message_the_next_send_delivers_to_exactly_the_others(home: Home, inbox):
+    server, port = inbox
+    addresses = [f"reader{n:02d}@example.org" for n in range(12)]
+    subscribe(home, "".join(f"{a},,,,,active\n" for a in addresses))
+    server.hold_after = 5
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BORDERLINKS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "borderlinks", "--home", str(home.root), "send", "--edition", SECURITY, "--date", DAY.isoformat()],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert server.holding.wait(60), process.communicate(timeout=5)
+        os.kill(process.pid, signal.SIGKILL)  # while it waits for the server's answer to the sixth message
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    server.hold_after = None
+    server.release.set()
+    rows = send_rows(home)
+    assert len(server.messages) == 5
+    assert sorted(state for state, _ in rows.values()) == ["sending"] + ["sent"] * 5
+    [(in_flight, (_, kept_id))] = [(k, v) for k, v in rows.items() if v[0] == "sending"]
+
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent, result.resumed, result.already) == (7, 1, 5)
+    assert sorted(r for m in server.messages for r in m.recipients) == addresses  # each exactly once
+    assert server.to(in_flight)[0].message["Message-ID"] == kept_id  # the same Message-ID as the interrupted try
+    assert {state for state, _ in send_rows(home).values()} == {"sent"}
+
+
+def test_two_thousand_subscribers_with_their_own_themes_each_get_one_message(home: Home, inbox):
+    server, _port = inbox
+    [digest] = the_digest(home)
+    themes = sorted({t for item in digest.items for t in item.themes})
+    rows = "".join(
+        f"reader{n:04d}@example.org,Reader {n},{SECURITY if n % 3 else ''},{'' if n % 2 else themes[n % len(themes)]},,active\n"
+        for n in range(2000)
+    )
+    subscribe(home, rows)
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent + result.empty, len(server.messages)) == (2000, result.sent)
+    recipients = [r for m in server.messages for r in m.recipients]
+    assert len(recipients) == len(set(recipients)) == result.sent
+    assert server.connections == 1
+    for received in server.messages[:: 97]:
+        [address] = received.recipients
+        n = int(address[6:10])
+        _, page = parts(received.message)
+        wanted = digest.items if n % 2 else [i for i in digest.items if themes[n % len(themes)] in i.themes]
+        assert sorted(i.url for i in digest.items if html.escape(i.url) in page) == sorted(i.url for i in wanted)
+    assert run_send(home, edition=SECURITY, day=DAY)[0].sent == 0
+
+
+def test_one_post_per_theme_edition_sends_each_post_as_its_own_message(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,monthly-roundups,,,active\nbob@example.org,,security-news,,,active\n")
+    posts = the_digest(home, "monthly-roundups", date(2025, 4, 1))
+    results = run_send(home, edition="monthly-roundups", day=date(2025, 4, 1))
+    assert len(posts) > 1 and [r.post for r in results] == [p.slug for p in posts]
+    assert sorted(m.message["Subject"] for m in server.to("ana@example.org")) == sorted(p.title for p in posts)
+    assert server.to("bob@example.org") == []
+
+
+def test_an_unsubscribed_reader_gets_nothing_after(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
+    run_send(home, edition=SECURITY, day=DAY)
+    message = server.to("bob@example.org")[0].message
+    token = message["List-Unsubscribe"].split("token=")[1].split(">")[0]
+    assert main(["--home", str(home.root), "unsubscribe", token]) == 0
+    run_send(home, edition="monthly-roundups", day=date(2025, 4, 1))
+    assert len(server.to("bob@example.org")) == 1 and len(server.to("ana@example.org")) > 1
+
+
+# -- failures --------------------------------------------------------------------------------------
+
+
+def test_a_temporary_refusal_within_the_retries_is_sent_in_the_same_run(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\n")
+    server.refuse["ana@example.org"] = ["451 4.7.1 greylisted, try again", "421 4.3.2 busy", ""]
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent, result.deferred) == (1, 0)
+    assert len(server.to("ana@example.org")) == 1 and send_rows(home)["ana@example.org"][0] == "sent"
+
+
+def test_a_temporary_refusal_past_the_retries_is_deferred_and_sent_by_the_next_run(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
+    server.refuse["ana@example.org"] = ["452 4.2.2 mailbox full, try later"]
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent, result.deferred) == (1, 1)
+    assert send_rows(home)["ana@example.org"][0] == "deferred"
+    server.refuse.clear()
+    [again] = run_send(home, edition=SECURITY, day=DAY)
+    assert (again.sent, again.already) == (1, 1)
+    assert len(server.to("ana@example.org")) == 1 and len(server.to("bob@example.org")) == 1
+
+
+def test_a_permanent_refusal_is_recorded_with_the_servers_answer_and_not_retried(home: Home, inbox, capsys):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nghost@example.org,,,,,active\n")
+    server.refuse["ghost@example.org"] = ["550 5.1.1 no such mailbox"]
+    code = main(["--home", str(home.root), "send", "--edition", SECURITY, "--date", "2025-03-21"])
+    out = capsys.readouterr().out
+    assert code == 1 and "failed: ghost@example.org: 550 5.1.1 no such mailbox" in out
+    with Store(home.database_url) as store, store.engine.connect() as conn:
+        row = conn.execute(sa.select(sends).where(sends.c.subscriber == "ghost@example.org")).one()
+    assert (row.state, row.error) == ("failed", "550 5.1.1 no such mailbox")
+    [again] = run_send(home, edition=SECURITY, day=DAY)
+    assert (again.sent, again.failed_before) == (0, 1)
+    server.refuse.clear()
+    [retried] = run_send(home, edition=SECURITY, day=DAY, retry_failed=True)
+    assert retried.sent == 1 and len(server.to("ghost@example.org")) == 1
+
+
+def test_no_server_stops_the_run_with_a_clear_message_and_loses_nothing(home: Home, inbox, capsys):
+    _server, port = inbox
+    subscribe(home, "ana@example.org,,,,,active\n")
+    (home.root / "borderlinks.toml").write_text(settings_text(unused_port(), retries=0), encoding="utf-8")
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert result.status == "stopped" and "cannot reach the mail server 127.0.0.1" in result.note
+    (home.root / "borderlinks.toml").write_text(settings_text(port), encoding="utf-8")
+    assert run_send(home, edition=SECURITY, day=DAY)[0].sent == 1
+
+
+# -- approval, dry run, settings ---------------------------------------------------------------------
+
+
+def test_an_edition_that_needs_approval_is_held_unless_approved_or_forced_with_a_warning(home: Home, inbox, capsys):
+    server, _port = inbox
+    root, daily = str(home.root), ["send", "--edition", "daily-border-links", "--date", "2025-03-21"]
+    review = home.root / "review" / "daily-border-links" / "2025-03-21.md"
+    assert read_review_file(review).approved  # the demo approves it, as an editor would
+    subscribe(home, "ana@example.org,,,,,active\n")
+    assert main(["--home", root, *daily]) == 0 and len(server.to("ana@example.org")) == 1
+    write_review_file(review, replace(read_review_file(review), status="draft"))
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
+    assert main(["--home", root, *daily]) == 1
+    assert "needs an approved review file" in capsys.readouterr().out and server.to("bob@example.org") == []
+    assert main(["--home", root, *daily, "--force"]) == 0
+    assert "Warning: daily-border-links 2025-03-21: sent without an approved review file" in capsys.readouterr().err
+    assert len(server.to("bob@example.org")) == 1 and len(server.to("ana@example.org")) == 1
+
+
+def test_dry_run_writes_eml_files_and_records_nothing(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,darien,,active\n")
+    [result] = run_send(home, edition=SECURITY, day=DAY, dry_run=True)
+    assert server.messages == [] and send_rows(home) == {}
+    assert sorted(p.name for p in result.files) == [f"{a}.eml" for a in ("ana@example.org", "bob@example.org")][: result.sent]
+    assert all(p.parent == home.root / "out" / "outbox" / SECURITY / DAY.isoformat() for p in result.files)
+    message = email.message_from_bytes(result.files[0].read_bytes(), policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+
+
+def test_the_environment_overrides_the_mail_settings_and_a_password_in_the_file_is_refused(tmp_path: Path):
+    path = tmp_path / "borderlinks.toml"
+    path.write_text('[mail]\nhost = "smtp.example.org"\ntls = "ssl"\nsender = "a@example.org"\n', encoding="utf-8")
+    mail = mail_settings(load_settings(path), {
+        "BORDERLINKS_SMTP_HOST": "relay.example.org", "BORDERLINKS_SMTP_PORT": "2525", "BORDERLINKS_SMTP_TLS": "STARTTLS",
+        "BORDERLINKS_SMTP_USER": "bot", "BORDERLINKS_SMTP_PASSWORD": "s3cret", "BORDERLINKS_MAIL_FROM": "Links <l@example.org>",
+    })
+    assert (mail.host, mail.server_port, mail.tls, mail.user, mail.password, mail.sender) == (
+        "relay.example.org", 2525, "starttls", "bot", "s3cret", "Links <l@example.org>"
+    )
+    assert "s3cret" not in repr(mail)
+    path.write_text('[mail]\nhost = "smtp.example.org"\npassword = "s3cret"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.line == 3 and "BORDERLINKS_SMTP_PASSWORD" in str(caught.value)
+    with pytest.raises(ConfigError, match="BORDERLINKS_SMTP_TLS"):
+        mail_settings(load_settings(tmp_path / "none.toml"), {"BORDERLINKS_SMTP_TLS": "tsl"})
+
+
+def test_composed_message_round_trips_through_the_email_parser():
+    head = letterhead(Path("borderlinks.toml"), "https://links.example.org/x", "Border Links", MailSettings(sender="l@example.org"))
+    digest = Digest("e", "e", "Título", "2025-03-21", "daily")
+    text = "Línea uno\n.\nFrom here =\n" + "x" * 200 + " \nUnsubscribe: %%UNSUBSCRIBE_URL%%\n"
+    page = '<p>á</p>\n<a href="%%UNSUBSCRIBE_URL%%">u</a>\n'
+    token = "t" * 32
+    data = compose(prepare(digest, text, page, head), Subscriber("a@example.org", token=token), head, "<1@example.org>", datetime.now(UTC))
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    plain, rich = parts(message)  # type: ignore[arg-type]
+    url = "https://links.example.org/x/unsubscribe?token=" + token
+    assert plain.replace("\r\n", "\n") == text.replace("%%UNSUBSCRIBE_URL%%", url)
+    assert rich.replace("\r\n", "\n") == page.replace("%%UNSUBSCRIBE_URL%%", url)
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable's limit
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    assert message["From"] == "Border Links <l@example.org>" and message["Subject"] == "Título"
+
+
+def test_send_is_in_the_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for command in ("send", "unsubscribe", "subscribers import", "subscribers add", "subscribers remove", "subscribers list"):
+        assert f"borderlinks {command}" in readme
