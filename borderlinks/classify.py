@@ -361,11 +361,18 @@ class Classifier:
                 top = score
             scored.append((owner, chosen, score))
         threshold, floor, names = self.scoring.threshold, self.scoring.relative * top, self._country_names
-        return [
-            _tag(names[owner], score, _matches(chosen))
-            for owner, chosen, score in scored
-            if score >= threshold and not _passing(chosen, score, floor)
-        ]
+        tags = []
+        for owner, chosen, score in scored:
+            if score < threshold:
+                continue
+            if len(chosen) > 1:
+                tags.append(_tag(names[owner], score, _matches(chosen)))
+                continue
+            term, field, start, stop, weight, kind, _ = chosen[0]
+            if score < floor and kind not in _STATE_ACTORS:  # a passing mention, see _passing
+                continue
+            tags.append(_tag(names[owner], score, (_match(term.text, field, start, stop, weight),)))
+        return tags
 
     def _countries(self, places: list[tuple], masks: list, absent: list, day: date | None) -> list[Decision]:
         """Every country with evidence, given or not, with notes on what was hidden or left out."""
@@ -420,7 +427,7 @@ def _sort_by_score(tags: list) -> None:
 
 
 def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
-    """The hits that count, in reading order, and their total weight.
+    """The hits that count, in the order found, and their total weight.
 
     The same term twice in one field counts once (the first); two terms of one
     owner on exactly the same words count once (the heavier).
@@ -442,16 +449,11 @@ def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
             by_span[span] = hit
             seen.add(once)
             seen.discard((kept[0].text, kept[1]))
-    chosen = sorted(by_span.values(), key=_reading_order)
+    chosen = list(by_span.values())
     score = 0.0
     for hit in chosen:
         score += hit[4]
     return chosen, score
-
-
-def _reading_order(hit: tuple) -> tuple[bool, int, int]:
-    """Title first, then by position; of two matches starting together, the longer first."""
-    return hit[1] != TITLE, hit[2], -hit[3]
 
 
 # The generated __init__ of a frozen dataclass sets every field through
@@ -547,13 +549,19 @@ def _describe(decision: Decision, given: bool, texts: dict[str, str]) -> list[st
         threshold = f" {sign} threshold {decision.threshold:g}"
     verdict = "given" if given else "not given"
     lines = [f"  {decision.name}: score {decision.score:g}{threshold}, {verdict}"]
-    for i, match in enumerate(decision.matches):
-        kind = decision.evidence[i] if i < len(decision.evidence) else "term"
+    kinds = decision.evidence or ("term",) * len(decision.matches)
+    for match, kind in sorted(zip(decision.matches, kinds, strict=True), key=_reading_order):
         label = "" if kind == "term" else f"{kind} "
         snippet = _snippet(texts[match.field], match.start, match.end)
         lines.append(f"    +{match.weight:<5g} {label}{match.term!r} in {match.field}: {snippet}")
     lines.extend(f"    - {note}" for note in decision.notes)
     return lines
+
+
+def _reading_order(pair: tuple[Match, str]) -> tuple[bool, int, int]:
+    """Title first, then by position; of two matches starting together, the longer first."""
+    match = pair[0]
+    return match.field != TITLE, match.start, -match.end
 
 
 def _snippet(text: str, start: int, end: int, width: int = 40) -> str:
