@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from borderlinks.config import Home
@@ -39,7 +39,7 @@ def fill_store(home: Home, count: int) -> int:
         made, identities, tags = [], [], []
         for n in range(count):
             base = rng.choice(seeds)
-            when = datetime(2025, 3, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(31 * 86400))
+            when = datetime(2025, 3, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(31 * 86400))
             words = base.title.split()
             rng.shuffle(words)
             title = " ".join(words[: max(4, len(words) - 2)]) + f" ({n})"
@@ -71,7 +71,7 @@ def main() -> None:
 
         with Store(home.database_url) as store:
             t0 = time.perf_counter()
-            month_items = store.get_items(since=datetime(2025, 2, 28, tzinfo=timezone.utc), until=datetime(2025, 4, 1, 6, tzinfo=timezone.utc))
+            month_items = store.get_items(since=datetime(2025, 2, 28, tzinfo=UTC), until=datetime(2025, 4, 1, 6, tzinfo=UTC))
             store.get_tags(i.id for i in month_items)
             read_seconds = time.perf_counter() - t0
 

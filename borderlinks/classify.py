@@ -11,8 +11,15 @@ text, so every hit is already a whole word or phrase; a term with a wildcard
 wildcard, and a small regular expression checks the rest at that spot. All
 overlapping hits are found: "cartel" inside "Sinaloa Cartel" counts for its theme.
 
-File formats and scoring rules are specified in docs/themes.md; loading and
-validating the files lives in :mod:`borderlinks.themes`.
+A theme is given when its score reaches its threshold (docs/themes.md). A
+country is given when its evidence (names, demonyms, places, institutions,
+groups, officials in office on the item's date) reaches the
+:class:`PlaceScoring` threshold, after masks, a country's ``ignore`` phrases and
+longer place names have hidden the names inside them, and unless it is a
+passing mention. :meth:`Classifier.decide` and :func:`explain` say why.
+
+File formats are specified in docs/themes.md; loading and validating the files
+lives in :mod:`borderlinks.themes`, folding in :mod:`borderlinks.folding`.
 """
 
 from __future__ import annotations

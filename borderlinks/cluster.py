@@ -19,7 +19,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,6 +40,7 @@ TITLE_GATE = 0.1  # the key similarity a pair needs before its titles are compar
 # and among the latest MAX_POSTINGS items holding each key.
 POOL = 150
 LOOKUPS = 12
+RARITY_POWER = 0
 MAX_POSTINGS = 40
 # At most this many candidates are verified per item, the ones sharing the most key weight.
 MAX_CANDIDATES = 8
@@ -215,23 +215,12 @@ def _word(lang: str, raw: str) -> _Token:
     return (word, key, weight, kind, special, raw[:1].isupper())
 
 
-class _Chunk(NamedTuple):
-    """One whitespace-separated chunk of text, split, folded and looked up once."""
-
-    tokens: tuple[_Token, ...]
-    plain: tuple[tuple[str, float], ...]  # its keys and weights, when no token depends on its neighbours
-    titled: tuple[tuple[str, float], ...]  # the same in a title
-    special: bool  # a figure, a name, a phrase start or a multiplier: read token by token
-    ends: bool  # it ends a sentence
-    capitals: int  # words written with a capital
-    words: int
+# (language, whitespace-separated chunk as written) -> its tokens. Chunks repeat endlessly across
+# items, so each is split, folded and looked up once.
+_CHUNKS: dict[str, dict[str, tuple[_Token, ...]]] = defaultdict(dict)
 
 
-# (language, chunk as written) -> the chunk read; chunks repeat endlessly across items.
-_CHUNKS: dict[str, dict[str, _Chunk]] = defaultdict(dict)
-
-
-def _chunk(lang: str, chunk: str) -> _Chunk:
+def _chunk(lang: str, chunk: str) -> tuple[_Token, ...]:
     text = _US.sub(" EEUU ", chunk) if "U" in chunk else chunk
     tokens: list[_Token] = []
     stopwords = STOPWORDS.get(lang, STOPWORDS["en"])
@@ -242,19 +231,7 @@ def _chunk(lang: str, chunk: str) -> _Chunk:
             tokens.append(_SENTENCE_END)
         elif len(raw) > 1 and raw.lower() not in stopwords and fold_text(raw) not in stopwords:
             tokens.append(_word(lang, raw))
-    ends = bool(tokens) and tokens[-1][3] == _END
-    special = any((t[4] and t[3] != _END) or t[3] == _CAPITAL for t in tokens) or _SENTENCE_END in tokens[:-1]
-    plain = () if special else tuple((t[1], NAME if t[3] == _ACRONYM else t[2]) for t in tokens if t[1] is not None)
-    words = [t for t in tokens if t[3] < _FIGURE]
-    result = _Chunk(
-        tokens=tuple(tokens),
-        plain=plain,
-        titled=tuple((key, weight * TITLE_BOOST) for key, weight in plain),
-        special=special,
-        ends=ends,
-        capitals=sum(1 for t in words if t[5]),
-        words=len(words),
-    )
+    result = tuple(tokens)
     cache = _CHUNKS[lang]
     if len(cache) < 200_000:
         cache[chunk] = result
@@ -310,103 +287,63 @@ def _number_keys(value: float, has_separator: bool) -> tuple[tuple[str, float], 
     return ((f"#{n}", NUMBER), (f"~{round(n, 2 - len(str(n)))}", ROUNDED))
 
 
-def _field_pairs(text: str, lang: str, title: bool) -> list[tuple[str, float]]:
-    """The keys of one field (title or summary) with their weights, a key possibly more than once.
-
-    Most chunks add keys that do not depend on their neighbours, straight from
-    the cache; the others (figures and their multipliers, names, phrases) are
-    read token by token.
-    """
+def _add_keys(keys: dict[str, float], text: str, lang: str, title: bool) -> None:
+    """Add the keys of one field (title or summary) to ``keys``, keeping the heaviest weight of each."""
     if "EE" in text:
         text = _US.sub(" EEUU ", text)  # "EE. UU." spans two chunks
     cache = _CHUNKS[lang]
-    entries = [cache[c] if c in cache else _chunk(lang, c) for c in text.split()]
-    specials = [n for n, e in enumerate(entries) if e.special]
-    if not specials:
-        if title:
-            return [pair for e in entries for pair in e.titled]
-        return [pair for e in entries for pair in e.plain]
+    chunks = text.split()
+    found = [cache.get(c) for c in chunks]
+    if None in found:
+        found = [f if f is not None else _chunk(lang, c) for f, c in zip(found, chunks, strict=True)]
+    tokens = [t for f in found for t in f]  # type: ignore[union-attr]
     # In a title-cased headline capitals say nothing.
-    trust_case = not title or sum(e.capitals for e in entries) * 2 <= sum(e.words for e in entries)
-    lexicons, _ = _lexicons()
-    pairs: list[tuple[str, float]] = []
-    consumed = _read_specials(
-        entries, specials, lexicons.get(lang) or lexicons["en"], trust_case, TITLE_BOOST if title else 1.0, pairs
-    )
+    trust_case = True
     if title:
-        pairs += [pair for n, e in enumerate(entries) if n not in consumed for pair in e.titled]
-    else:
-        pairs += [pair for n, e in enumerate(entries) if n not in consumed for pair in e.plain]
-    return pairs
-
-
-def _read_specials(
-    entries: Sequence[_Chunk],
-    specials: Sequence[int],
-    lexicon: _Lexicon,
-    trust_case: bool,
-    boost: float,
-    pairs: list[tuple[str, float]],
-) -> set[int]:
-    """Read the special chunks token by token into ``pairs``; return the plain chunks a phrase or figure took in."""
-    # (chunk, token) positions of every token, so that phrases and multipliers can read ahead.
-    positions = [(n, k) for n, e in enumerate(entries) for k in range(len(e.tokens))]
-    tokens = [t for e in entries for t in e.tokens]
-    first_token = {}
-    for index, (n, k) in enumerate(positions):
-        if k == 0:
-            first_token[n] = index
-    reached = 0  # tokens before this were taken in by a phrase or a multiplier
-    consumed: set[int] = set()
-    todo = list(specials)
-    while todo:
-        n = todo.pop(0)
-        if n not in first_token:
+        words = [t for t in tokens if t[3] < _FIGURE]
+        trust_case = sum(1 for t in words if t[5]) * 2 <= len(words)
+    lexicons, _ = _lexicons()
+    lexicon = lexicons.get(lang) or lexicons["en"]
+    boost = TITLE_BOOST if title else 1.0
+    get = keys.get
+    start = True  # of a sentence, where a capital says nothing
+    skip = 0
+    for i, (word, key, weight, kind, special, _) in enumerate(tokens):
+        if i < skip:
             continue
-        i = max(first_token[n], reached)
-        start = n == 0 or entries[n - 1].ends
-        while i < len(tokens) and positions[i][0] == n:
-            word, key, weight, kind, special, _ = tokens[i]
-            i += 1
+        if special:
             if kind == _END:
                 start = True
                 continue
             if kind == _FIGURE:
                 value = weight
-                while i < len(tokens) and tokens[i][0] in _MULTIPLIERS:  # "10 mil", "2,8 millones"
-                    value *= _MULTIPLIERS[tokens[i][0]]
-                    i += 1
+                skip = i + 1
+                while skip < len(tokens) and tokens[skip][0] in _MULTIPLIERS:  # "10 mil", "2,8 millones"
+                    value *= _MULTIPLIERS[tokens[skip][0]]
+                    skip += 1
                 for key, weight in _number_keys(value, "," in word or "." in word):
-                    pairs.append((key, weight * boost))
+                    weight *= boost
+                    if weight > get(key, 0.0):
+                        keys[key] = weight
                 start = False
                 continue
-            if special:
-                following = lexicon.phrase_next.get(word)
-                if following and i < len(tokens) and tokens[i][0] in following:
-                    phrase = _phrase_at(lexicon, tokens, i - 1)
-                    if phrase is not None:
-                        length, key, weight = phrase
-                        i += length - 1
-                        kind = _KNOWN
-            if key is not None:
-                if kind == _CAPITAL:
-                    if trust_case and not start:
-                        weight = NAME
-                elif kind == _ACRONYM:
+            following = lexicon.phrase_next.get(word)
+            if following and i + 1 < len(tokens) and tokens[i + 1][0] in following:
+                phrase = _phrase_at(lexicon, tokens, i)
+                if phrase is not None:
+                    length, key, weight = phrase
+                    skip = i + length
+                    kind = _KNOWN
+        if key is not None:
+            if kind == _CAPITAL:
+                if trust_case and not start:
                     weight = NAME
-                pairs.append((key, weight * boost))
-            start = False
-        reached = i
-        if i > 0 and positions[i - 1][0] > n:
-            # A phrase or a figure took in the chunks after this one, fully or in part.
-            last = positions[i - 1][0]
-            for m in range(n + 1, last + 1):
-                if not entries[m].special:
-                    consumed.add(m)
-            if i < len(tokens) and positions[i][0] == last and last not in todo:
-                consumed.add(last)
-                todo.insert(0, last)  # read the rest of a chunk taken in part
-    return consumed
+            elif kind == _ACRONYM:
+                weight = NAME
+            weight *= boost
+            if weight > get(key, 0.0):
+                keys[key] = weight
+        start = False
 
 
 def story_keys(item: Item) -> dict[str, float]:
@@ -415,12 +352,13 @@ def story_keys(item: Item) -> dict[str, float]:
     Only the first SUMMARY_WORDS words of the summary count: the lead carries
     the story, and some feeds put whole articles there.
     """
+    keys: dict[str, float] = {}
+    _add_keys(keys, item.title, item.language, title=True)
     summary = item.summary
     if summary.count(" ") >= SUMMARY_WORDS:
         summary = " ".join(summary.split()[:SUMMARY_WORDS])
-    pairs = _field_pairs(item.title, item.language, title=True) + _field_pairs(summary, item.language, title=False)
-    pairs.sort(key=itemgetter(1))  # lightest first, so that each key keeps its heaviest weight
-    return dict(pairs)
+    _add_keys(keys, summary, item.language, title=False)
+    return keys
 
 
 class _Profile(NamedTuple):
@@ -521,7 +459,8 @@ def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterator
         seen: set[int] = set()
         found: set[int] = set()  # earlier items met through two keys or more
         met = lookups = 0
-        for key in sorted(p.index, key=rarity):
+        weights = p.keys
+        for key in sorted(p.index, key=lambda k: rarity(k) / weights[k] ** RARITY_POWER):
             posting = postings.get(key)
             if not posting or posting[-1] < first:
                 continue  # nobody in the window has it

@@ -191,7 +191,11 @@ class _Source:
         return start
 
     def terms(self, value: Any, key: str, line: int | None, language: str = "", allow_empty: bool = False) -> list[Term]:
-        """A list of term strings, each parsed; mistakes are recorded, good terms returned."""
+        """A list of term strings, each parsed; mistakes are recorded, good terms returned.
+
+        An empty list is a mistake where it makes the key pointless (a language
+        of [terms], a require group, a mask); elsewhere it is a harmless placeholder.
+        """
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.error(f"'{key}' must be a list of strings", line, key, f'Write e.g. {key} = ["migrant*", "asylum seeker*"]')
             return []
@@ -306,8 +310,8 @@ def _parse_theme(src: _Source) -> Theme | None:
 
     terms = _theme_terms(src)
     terms = _apply_weights(src, terms)
-    exclude = src.terms(data["exclude"], "exclude", at("exclude")) if "exclude" in data else []
-    exclude_near = src.terms(data["exclude_near"], "exclude_near", at("exclude_near")) if "exclude_near" in data else []
+    exclude = src.terms(data["exclude"], "exclude", at("exclude"), allow_empty=True) if "exclude" in data else []
+    exclude_near = src.terms(data["exclude_near"], "exclude_near", at("exclude_near"), allow_empty=True) if "exclude_near" in data else []
     require = _require(src, data["require"], at("require")) if "require" in data else []
     if src.errors:
         return None
@@ -472,7 +476,7 @@ def _parse_country(src: _Source, table: dict[str, Any], index: int) -> Country |
     lists: dict[str, list[Term]] = {}
     for key in (*COUNTRY_LISTS, "ignore"):
         line = src.lines.key("country", index, key) or header
-        lists[key] = src.terms(table[key], key, line) if key in table else []
+        lists[key] = src.terms(table[key], key, line, allow_empty=True) if key in table else []
     try:
         own = parse_term(name, line=header)
     except ValueError as e:
@@ -530,7 +534,7 @@ def _parse_official(src: _Source, table: dict[str, Any], index: int) -> Official
     except ValueError as e:
         src.error(f"the name {name!r} cannot be matched: {e}", at("name"), "name")
     if "aliases" in table:
-        terms.extend(src.terms(table["aliases"], "aliases", at("aliases")))
+        terms.extend(src.terms(table["aliases"], "aliases", at("aliases"), allow_empty=True))
     if len(src.errors) > before or start is None:
         return None
     return Official(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -279,8 +279,8 @@ def test_update_review_twice_with_nothing_new_changes_nothing(demo: Home):
 
 
 def test_edition_date_defaults_to_today_in_its_time_zone():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     edition = next(e for e in load_editions(packaged_defaults() / "scheduler") if e.slug == "daily-border-links")
-    late_evening_utc = datetime(2025, 3, 21, 2, 30, tzinfo=timezone.utc)  # still March 20 in New York
+    late_evening_utc = datetime(2025, 3, 21, 2, 30, tzinfo=UTC)  # still March 20 in New York
     assert edition_date(edition, now=late_evening_utc) == date(2025, 3, 20)
