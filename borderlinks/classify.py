@@ -61,7 +61,11 @@ class PlaceScoring:
     name in the title counts most. A country named only once, in an item whose
     main country scores more than 1/``relative`` times as much, is a passing
     mention and is not given, unless the mention is of its institutions or
-    officials (the item reports something done by its state). Defaults live
+    officials (the item reports something done by its state), or it is named more
+    than once (``repeat``). Plural demonyms (``people``) and officials out of
+    office (``former_official``) weigh less than other evidence; a country named
+    once inside a row of ``listed`` countries is not given, nor, when
+    ``group_alone`` is off, one named only by its groups' names. Defaults live
     here, in one place; they were tuned on the dev split of
     tests/data/classify_eval.jsonl (benchmarks/quality.py).
     """
@@ -72,6 +76,11 @@ class PlaceScoring:
     institution: float = 1.0
     group: float = 1.0
     official: float = 1.0
+    former_official: float = 0.45  # an official named outside their term (an ex-president on trial)
+    people: float = 0.25  # a plural demonym ("Haitians", "venezolanos"): people, not the country's state
+    repeat: bool = True  # a country named twice (even by the same word) is not a passing mention
+    listed: int = 3  # a country named once, only as one of this many or more in a row ("Cuba, Haiti and Venezuela"), is not given; 0: off
+    group_alone: bool = True  # whether an armed or criminal group's name alone (ELN, FARC) gives its country
     title_weight: float = 2.0
     threshold: float = 1.0
     relative: float = 0.34
@@ -188,6 +197,13 @@ class Classifier:
         self._thresholds = tuple(t.threshold for t in self.themes)
         self._country_names = tuple(c.name for c in self.gazetteer.countries)
         self._slugs = tuple(t.slug for t in self.themes)
+        # An official named outside their term of office (an ex-president on trial, a candidate)
+        # still says the item is about that country, as a person from it, not as its state acting.
+        self._former = self.scoring.former_official / self.scoring.official if self.scoring.official else 0.0
+        # A plural demonym ("Haitians", "venezolanos") names people, often migrants, whose
+        # nationality alone does not put a story in their country; a singular one ("the Mexican
+        # government", "el gobierno hondureño") is usually the country's state or territory.
+        self._people = self.scoring.people / self.scoring.demonym if self.scoring.demonym else 1.0
 
     def classify(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> Classification:
         """Themes and countries of one item.
@@ -226,6 +242,7 @@ class Classifier:
         absent: list[tuple[int, Official, Term]] = []
         nested = False  # whether two place hits share words, so that one may hide the other
         day = when
+        people, former = self._people, self._former
         automaton = self._automaton
         if automaton is None:
             return [], []
@@ -260,7 +277,10 @@ class Classifier:
                         if stop > place_end:
                             place_end = stop
                         for owner, term, title_weight, weight, kind in place_uses:
-                            places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
+                            if kind == "demonym" and padded[stop] == "s" and people != 1.0:
+                                places.append((term, field, start, stop, (title_weight if in_title else weight) * people, "people", owner))
+                            else:
+                                places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
                     for kind, owner, term, extra, title_weight, weight in other_uses:
                         if kind == REQUIRE:
                             groups = required.get(owner)
@@ -277,8 +297,17 @@ class Classifier:
                                 if stop > place_end:
                                     place_end = stop
                                 places.append((term, field, start, stop, title_weight if in_title else weight, "official", owner))
-                            elif detail:
-                                absent.append((owner, official, term))
+                            else:
+                                if former:
+                                    if start < place_end:
+                                        nested = True
+                                    if stop > place_end:
+                                        place_end = stop
+                                    places.append(
+                                        (term, field, start, stop, (title_weight if in_title else weight) * former, "former_official", owner)
+                                    )
+                                if detail:
+                                    absent.append((owner, official, term))
                         elif kind == EXCLUDE:
                             vetoes.setdefault(owner, term)
                         elif kind == EXCLUDE_NEAR:
@@ -360,23 +389,31 @@ class Classifier:
                 by_country[hit[6]] = [hit]
             else:
                 hits.append(hit)
+        listed = _listed(by_country, self.scoring.listed) if len(by_country) >= self.scoring.listed > 0 else ()
         scored = []
         top = 0.0
         for owner, hits in by_country.items():
+            if len(hits) > 1:
+                hits = _apposed(hits)
             chosen, score = (hits, hits[0][4]) if len(hits) == 1 else _score(hits)
             if score > top:
                 top = score
-            scored.append((owner, chosen, score))
+            scored.append((owner, chosen, score, len(hits)))
         threshold, floor, names = self.scoring.threshold, self.scoring.relative * top, self._country_names
         tags = []
-        for owner, chosen, score in scored:
+        repeats, group_alone = self.scoring.repeat, self.scoring.group_alone
+        for owner, chosen, score, mentions in scored:
             if score < threshold:
                 continue
-            if len(chosen) > 1:
+            if not group_alone and _only_groups(chosen):
+                continue
+            if len(chosen) > 1 or (repeats and mentions > 1):
                 tags.append(_tag(names[owner], score, _matches(chosen)))
                 continue
             term, field, start, stop, weight, kind, _ = chosen[0]
             if score < floor and kind not in _STATE_ACTORS:  # a passing mention, see _passing
+                continue
+            if listed and mentions == 1 and owner in listed and kind not in _STATE_ACTORS:
                 continue
             tags.append(_tag(names[owner], score, (_match(term.text, field, start, stop, weight),)))
         return tags
@@ -395,17 +432,33 @@ class Classifier:
         for owner, official, term in absent:
             span = f"{official.start}..{official.until or ''}"
             notes.setdefault(owner, []).append(f"{term.text!r}: {official.name} is not in office on {day or date.today()} ({span})")
+        # Lists are found before "City, Country" pairs are merged, as in _country_tags.
+        listed = _listed(by_country, self.scoring.listed) if len(by_country) >= self.scoring.listed > 0 else ()
+        for owner, hits in by_country.items():
+            kept = _apposed(hits)
+            for hit in hits:
+                if hit not in kept:
+                    notes.setdefault(owner, []).append(f"{hit[0].text!r} ({hit[1]}) only places the name before it")
+            by_country[owner] = kept
         scored = {owner: _score(hits) for owner, hits in by_country.items()}
         for owner in notes.keys() - scored.keys():
             scored[owner] = ([], 0.0)
         floor = relative * max(score for _, score in scored.values())
         result = []
         for owner, (chosen, score) in scored.items():
-            passing = _passing(chosen, score, floor)
-            given = bool(chosen) and score >= threshold and not passing
+            passing = _passing(chosen, score, floor) and not (self.scoring.repeat and len(by_country.get(owner, ())) > 1)
+            groups_only = not self.scoring.group_alone and _only_groups(chosen)
+            in_list = (
+                owner in listed and len(by_country.get(owner, ())) == 1 and len(chosen) == 1 and chosen[0][5] not in _STATE_ACTORS
+            )
+            given = bool(chosen) and score >= threshold and not passing and not groups_only and not in_list
             extra = notes.get(owner, [])
             if chosen and score < threshold:
                 extra.append(f"below the threshold ({score:g} < {threshold:g})")
+            elif in_list:
+                extra.append("named once, in a list of countries: an example, not where the item happens")
+            elif groups_only:
+                extra.append("only the names of groups, which operate across borders: they do not place the item")
             elif passing:
                 extra.append(f"a passing mention: named once, and {score:g} is less than {relative:g} of the main country's score")
             result.append(
@@ -415,6 +468,52 @@ class Classifier:
                 )
             )
         return result
+
+
+def _apposed(hits: list[tuple]) -> list[tuple]:
+    """A country's hits without those that only place the one just before them.
+
+    "Havana, Cuba" or "Springfield, Ohio" is one mention of one place, not two
+    mentions of the country: a hit that starts right after another hit of the same
+    country (folding turns the comma into a space) is dropped.
+    """
+    ends = {(hit[1], hit[3]) for hit in hits}
+    kept = [hit for hit in hits if (hit[1], hit[2] - 1) not in ends]
+    return kept or hits
+
+
+def _listed(by_country: dict[int, list[tuple]], size: int) -> set[int]:
+    """The countries named in a row of at least ``size`` countries ("Cuba, Haiti, Nicaragua and Venezuela").
+
+    Names in a row are at most a connector apart (a comma folds to a space; "and",
+    "y", "e", "or"): five characters. Such a list gives examples or origins
+    (operations in Mexico, Brazil, Colombia...; minors from El Salvador, Honduras
+    and Guatemala), so a country named only there is not what the item is about.
+    """
+    hits = sorted((hit[1], hit[2], hit[3], owner) for owner, found in by_country.items() for hit in found)
+    listed: set[int] = set()
+    run: list[tuple] = []
+    for hit in hits:
+        if run and (hit[0] != run[-1][0] or hit[1] - run[-1][2] > 5 or hit[1] < run[-1][2]):
+            if len({h[3] for h in run}) >= size:
+                listed.update(h[3] for h in run)
+            run = []
+        run.append(hit)
+    if len({h[3] for h in run}) >= size:
+        listed.update(h[3] for h in run)
+    return listed
+
+
+def _only_groups(chosen: list[tuple]) -> bool:
+    """Whether every piece of a country's evidence is an armed or criminal group's name.
+
+    MS-13 in a Honduran prison, the FARC buying arms from a Russian dealer in
+    Thailand: a group says where it comes from, not where the item happens.
+    """
+    for hit in chosen:
+        if hit[5] != "group":
+            return False
+    return bool(chosen)
 
 
 def _passing(chosen: list[tuple], score: float, floor: float) -> bool:
