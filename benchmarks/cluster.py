@@ -3,26 +3,29 @@
 Run from the repository root::
 
     python benchmarks/cluster.py                      # 20,000 items, naive loop on 1,000
-    python benchmarks/cluster.py --items 40000 --naive-sample 500
+    python benchmarks/cluster.py --items 40000 --naive-sample 500 --crowd 0
     python benchmarks/cluster.py --errors             # plus the labelled pairs it gets wrong
 
-Speed. Items are generated over ~30 days at a steady daily volume: titles and
-summaries spliced from sentences of /work/shared/seeds/*.txt (English) and of
-the labelled pairs (English, Spanish, Portuguese), with names and figures put
-in. About 15% are rewrites of an earlier item by another outlet within 30 hours,
-half of them in another language (words the lexicon knows are translated,
-names and figures kept, the rest partly dropped or replaced). ``cluster`` is
-timed once cold (first call in the process, lexicon loading included) at the
-full size, then warm on the first 25%, 50% and 100% of the period, so the
-volume per day is the same and only the period grows. The naive method, every
-pair compared with rapidfuzz, is timed on a sample in the same run and
-extrapolated quadratically.
+Speed. Items are generated over 30 days at a steady daily volume: titles and
+summaries from a word chain over /work/shared/seeds/*.txt and the English
+labelled items, with names and figures put in, about as long as the labelled
+items (~45 words, ~28 keys). About 15% are rewrites of an earlier item by
+another outlet within 30 hours, half of them in another language (words the
+lexicon knows translated, names and figures kept, the rest partly dropped).
+``cluster`` is timed once cold (first call in the process: lexicon loading and
+empty caches included) on all items, then warm on the first 25%, 50% and 100%
+of the period, so the volume per day stays the same while the number of items
+grows, and on 4x the volume per day. The naive method, every pair compared
+with rapidfuzz, is timed on a sample in the same run and extrapolated
+quadratically. Figures depend on the machine and on what else runs on it; the
+load average is printed.
 
 Quality. tests/data/cluster_pairs.jsonl, split by a hash of the pair id into a
-tuning half (thresholds and lexicon were tuned on it only) and a held-out half.
-Figures are given both ways: all 179 items clustered together (the test of
-chaining) and each pair clustered alone. Exact hashing (same canonical URL or
-same folded title) is the baseline.
+tuning half (thresholds and lexicon were tuned looking at it only) and a
+held-out half. Figures are given all 179 items clustered together (the test of
+chaining) and each pair clustered alone, then with the labelled items in a
+crowd of generated ones, where candidates must be found among many. Exact
+hashing (same canonical URL, title or summary) is the baseline.
 
 Targets: 20,000 items in < 3 s; P >= 0.95 and R >= 0.90 on the labelled pairs.
 """
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import re
 import sys
@@ -46,7 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from borderlinks.cluster import LEXICON, STOPWORDS, cluster  # noqa: E402
 from borderlinks.folding import fold_text  # noqa: E402
-from borderlinks.model import Item  # noqa: E402
+from borderlinks.model import Cluster, Item  # noqa: E402
 from borderlinks.text import canonical_url, parse_date, stable_id  # noqa: E402
 
 PAIRS = REPO / "tests" / "data" / "cluster_pairs.jsonl"
@@ -108,7 +112,7 @@ def by_cluster(items: list[Item]) -> list[list[Item]]:
 
 
 def by_exact_hash(items: list[Item]) -> list[list[Item]]:
-    """The baseline: items are one story when their canonical URL or folded title is the same."""
+    """The baseline: items are one story when their canonical URL, folded title or folded summary is the same."""
     parent = list(range(len(items)))
 
     def find(i: int) -> int:
@@ -118,7 +122,7 @@ def by_exact_hash(items: list[Item]) -> list[list[Item]]:
 
     seen: dict[str, int] = {}
     for i, it in enumerate(items):
-        for key in ("u:" + canonical_url(it.url), "t:" + fold_text(it.title)):
+        for key in ("u:" + canonical_url(it.url), "t:" + fold_text(it.title), "s:" + fold_text(it.summary)):
             if key in seen:
                 parent[find(i)] = find(seen[key])
             else:
@@ -267,15 +271,39 @@ class Generator:
         return items, story
 
 
-def planted_figures(clusters: list[list[Item]], story: dict[str, int]) -> tuple[float, float]:
-    """Pairwise precision and recall of the clusters against the planted stories of generated items."""
-    together = {frozenset((a.id, b.id)) for group in clusters for i, a in enumerate(group) for b in group[i + 1 :]}
+def planted_recall(clusters: list[Cluster], story: dict[str, int]) -> float:
+    """The share of planted pairs (an item and a rewrite of it) that end up in one cluster.
+
+    Precision is not given: unrelated generated items are word salad from a
+    word chain, and two of them sharing a run of the chain, names and all, is
+    the same text, which clustering rightly puts together.
+    """
+    where = {it.id: c.id for c in clusters for it in c.items}
     members: dict[int, list[str]] = defaultdict(list)
     for item_id, s in story.items():
         members[s].append(item_id)
-    truth = {frozenset((a, b)) for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1 :]}
-    tp = len(together & truth)
-    return prf(tp, len(together) - tp, len(truth) - tp)[:2]
+    pairs = [(a, b) for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    return sum(1 for a, b in pairs if where[a] == where[b]) / len(pairs) if pairs else 1.0
+
+
+def crowd(rows: Sequence[dict], per_item: int, seed: int = 5) -> list[Item]:
+    """The labelled items among ``per_item`` generated items each, published within 36 hours of it.
+
+    The generator learns its words from the seed texts only, not from the
+    labelled items, so the crowd shares the beat and its names, not the items' text.
+    """
+    generator = Generator([], seed=seed)
+    rng = random.Random(seed)
+    labelled = {side["url"]: pair_item(side) for row in rows for side in (row["a"], row["b"])}
+    background: list[Item] = []
+    for it in labelled.values():
+        for _ in range(per_item):
+            n = len(background)
+            if background and rng.random() < 0.15:
+                background.append(generator.rewrite(n, rng.choice(background[-50:])))
+            else:
+                background.append(generator.original(n, it.published + timedelta(hours=rng.uniform(-36, 36))))
+    return [*labelled.values(), *background]
 
 
 # --- the naive method -------------------------------------------------------
@@ -305,54 +333,63 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument("--naive-sample", type=int, default=1_000)
+    parser.add_argument("--crowd", type=int, default=100, help="generated items around each labelled item")
     parser.add_argument("--errors", action="store_true", help="list the labelled pairs clustered wrongly")
     args = parser.parse_args(argv)
+    ok = True
 
     rows = read_pairs()
-    generator = Generator(rows)
-    items, story = generator.items(args.items, days=args.days)
-    print(f"{len(items):,} generated items over {args.days:g} days, {sum(1 for it in items if story[it.id] != int(it.url.rsplit('-', 1)[1])):,} of them rewrites")
+    items, story = Generator(rows).items(args.items, days=args.days)
+    rewrites = len(items) - len(set(story.values()))
+    print(f"{len(items):,} generated items over {args.days:g} days, {rewrites:,} of them rewrites of another; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
-    ok = True
+    # -- speed
+    cpu = time.process_time()
     cold = timed(lambda: cluster(items))
-    print(f"\ncluster, cold (first call, lexicon loaded): {len(items):,} items in {cold:.2f} s")
+    cpu = time.process_time() - cpu
+    print(f"\ncluster, first call in the process (lexicon and caches cold): {len(items):,} items in {cold:.2f} s "
+          f"({cpu:.2f} s of CPU)")
     ok &= cold < 3.0
-    print("\ncluster, warm, same volume per day over a longer period (best of 3):")
+    print("\ncluster, warm (best of 3); the same volume per day over a longer period, then 4x the volume:")
     print(f"  {'items':>7} {'days':>5} {'seconds':>8} {'µs/item':>8}")
     end = items[-1].published
     for share in (0.25, 0.5, 1.0):
-        cut = START + (end - START) * share
-        subset = [it for it in items if it.published <= cut]
+        subset = [it for it in items if it.published <= START + (end - START) * share]
         seconds = min(timed(lambda subset=subset: cluster(subset)) for _ in range(3))
         print(f"  {len(subset):>7,} {args.days * share:>5.1f} {seconds:>8.2f} {seconds / len(subset) * 1e6:>8.0f}")
-        if share == 1.0:
-            ok &= seconds < 3.0
-    dense = [it for it in items if it.published <= START + (end - START) * 0.25]
-    dense_items, dense_story = Generator(rows, seed=11).items(args.items, days=args.days / 4)
-    seconds = timed(lambda: cluster(dense_items))
-    print(f"  {len(dense_items):>7,} {args.days / 4:>5.1f} {seconds:>8.2f} {seconds / len(dense_items) * 1e6:>8.0f}   (4x the volume per day)")
-    del dense
+    dense, _ = Generator(rows, seed=11).items(args.items, days=args.days / 4)
+    seconds = min(timed(lambda: cluster(dense)) for _ in range(3))
+    print(f"  {len(dense):>7,} {args.days / 4:>5.1f} {seconds:>8.2f} {seconds / len(dense) * 1e6:>8.0f}")
 
-    clusters = [list(c.items) for c in cluster(items)]
-    precision, recall = planted_figures(clusters, story)
-    print(f"\nplanted rewrites of generated items: pairwise precision {precision:.3f}, recall {recall:.3f} "
-          f"({len(clusters):,} clusters), informative only: the rewrites are synthetic")
+    clusters = cluster(items)
+    print(f"\nplanted rewrites found (item and rewrite in one cluster): {planted_recall(clusters, story):.3f} "
+          f"({len(clusters):,} clusters)")
 
     sample = items[:: max(1, len(items) // args.naive_sample)][: args.naive_sample]
     naive = timed(lambda: naive_all_pairs(sample))
     factor = (len(items) / len(sample)) ** 2
-    print(f"\nnaive all-pairs rapidfuzz on {len(sample):,} items: {naive:.2f} s; extrapolated quadratically "
-          f"(x{factor:,.0f}) to {len(items):,}: {naive * factor / 60:,.1f} min, ~{naive * factor / cold:,.0f}x slower")
+    print(f"naive all-pairs rapidfuzz, measured on {len(sample):,} items: {naive:.2f} s; extrapolated quadratically "
+          f"(x{factor:,.0f}) to {len(items):,} items: {naive * factor / 60:,.1f} min, ~{naive * factor / cold:,.0f}x "
+          "the time of cluster")
 
-    print("\nlabelled pairs (tests/data/cluster_pairs.jsonl): precision / recall / F1")
-    halves = {"tuning": [r for r in rows if half(r["id"]) == "tuning"], "held-out": [r for r in rows if half(r["id"]) == "held-out"], "all": rows}
-    print(f"  {'method':<34} {'tuning':>17} {'held-out':>17} {'all':>17}")
-    for label, clusterer, together in (
-        ("cluster, all items together", by_cluster, True),
-        ("cluster, each pair alone", by_cluster, False),
-        ("exact hash (URL or title), together", by_exact_hash, True),
-    ):
-        predicted = predict(rows, clusterer, together)
+    # -- quality
+    print("\nlabelled pairs (tests/data/cluster_pairs.jsonl), precision / recall / F1 of 'same story':")
+    halves = {
+        "tuning": [r for r in rows if half(r["id"]) == "tuning"],
+        "held-out": [r for r in rows if half(r["id"]) == "held-out"],
+        "all": list(rows),
+    }
+    print(f"  {'':<40} {'tuning':>17} {'held-out':>17} {'all':>17}")
+    methods = (
+        ("cluster: all 179 items together", by_cluster, True),
+        ("cluster: each pair alone", by_cluster, False),
+        ("exact hash (URL, title or summary)", by_exact_hash, True),
+    )
+    together = {}
+    for label, clusterer, at_once in methods:
+        predicted = predict(rows, clusterer, at_once)
+        together.setdefault(label, predicted)
         cells = []
         for name, subset in halves.items():
             p, r, f, wrong = score(subset, predicted)
@@ -360,12 +397,34 @@ def main(argv: list[str] | None = None) -> int:
             if clusterer is by_cluster and name == "all":
                 ok &= p >= 0.95 and r >= 0.90
                 if args.errors and wrong:
-                    print(f"    wrong ({label}): {', '.join(wrong)}")
-        print(f"  {label:<34} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
-    positives = sum(1 for r in rows if r["same_story"])
-    print(f"  ({len(rows)} pairs, {positives} same story; {len(halves['tuning'])} tuning, {len(halves['held-out'])} held-out)")
+                    print(f"    wrong: {', '.join(wrong)}")
+        print(f"  {label:<40} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
+    print(f"  ({len(rows)} pairs, {sum(r['same_story'] for r in rows)} of them one story; "
+          f"{len(halves['tuning'])} tuning, {len(halves['held-out'])} held-out)")
 
-    print("\ntargets: 20,000 items < 3 s, P >= 0.95, R >= 0.90:", "met" if ok else "NOT MET")
+    predicted = together["cluster: all 179 items together"]
+    print("\n  all together, by kind (pairs right / pairs):")
+    for kind in sorted({r["kind"] for r in rows}):
+        subset = [r for r in rows if r["kind"] == kind]
+        right = sum(1 for r in subset if predicted[r["id"]] == r["same_story"])
+        print(f"    {kind:<34} {right:>3} / {len(subset):<3}")
+    cross = [r for r in rows if r["same_story"] and r["a"]["language"] != r["b"]["language"]]
+    print(f"    {'one story, two languages':<34} {sum(predicted[r['id']] for r in cross):>3} / {len(cross):<3}")
+
+    if args.crowd:
+        items = crowd(rows, args.crowd)
+        where = {it.url: c.id for c in cluster(items) for it in c.items}
+        predicted = {r["id"]: where[r["a"]["url"]] == where[r["b"]["url"]] for r in rows}
+        cells = []
+        for subset in halves.values():
+            p, r, f, _ = score(subset, predicted)
+            cells.append(f"{p:.3f}/{r:.3f}/{f:.3f}")
+        label = f"cluster: among {len(items) - 179:,} generated items"
+        print(f"\n  {label:<40} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
+        print(f"  ({args.crowd} generated items within 36 hours of each labelled item, so that candidates must be "
+              "found in a crowd)")
+
+    print("\ntargets: 20,000 items < 3 s; P >= 0.95 and R >= 0.90 on all labelled pairs:", "met" if ok else "NOT MET")
     return 0 if ok else 1
 
 

@@ -3,11 +3,20 @@
 Outlets rewrite a story in their own words and languages, so exact hashing
 finds few duplicates, and comparing every pair of items is quadratic. Each
 item is reduced to language-independent *keys*: folded names and acronyms,
-normalised numbers ("1,200", "1.200", "1200"), and content words mapped
-through a small Spanish/Portuguese → English lexicon. Candidates are the
-items that share rare keys within a sliding time window; each candidate pair
-is verified by :func:`same_story`, and verified pairs are joined with a guard
-against chaining two stories through one vague item.
+normalised figures ("1,200", "1.200", "1200", "10 mil"), and content words
+mapped through a small Spanish/Portuguese → English lexicon of the beat
+(data/lexicon_es_en.tsv), other words to a cognate-friendly stem.
+
+Candidates are the earlier items of a sliding time window that share two of
+an item's rarest keys (an inverted index, so the cost grows linearly). Each
+candidate pair is verified by :func:`same_story`: the weighted cosine of the
+keys, with a bonus for resembling titles in one language (rapidfuzz), fading
+in the second half of the window. Weights are fixed, not learned from the
+batch: names and figures weigh most, words of the beat (border, migrant) the
+lexicon's little, so a pair's score does not change with what else was
+fetched. Verified links join groups from the strongest down, each join
+needing the average score between the two groups to hold, so one vague item
+cannot chain two stories.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import math
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -36,19 +45,17 @@ THRESHOLD = 0.15
 TITLE_FLOOR = 0.6
 TITLE_BONUS = 0.5
 TITLE_GATE = 0.1  # the key similarity a pair needs before its titles are compared
-# An item looks for candidates among POOL earlier items at most, met through its rarest keys,
-# and among the latest MAX_POSTINGS items holding each key.
-POOL = 150
-LOOKUPS = 12
-RARITY_POWER = 0
-MAX_POSTINGS = 40
-# At most this many candidates are verified per item, the ones sharing the most key weight.
+# An item looks for candidates through its LOOKUPS rarest keys held in the window, among the
+# latest MAX_POSTINGS items holding each.
+LOOKUPS = 8
+MAX_POSTINGS = 20
+# At most this many candidates are verified per item: those met first, through the rarest keys.
 MAX_CANDIDATES = 8
 # Keys weighing this much or more find candidates; a candidate shares two of them or more.
 INDEX_WEIGHT = 0.8
 # Joining two groups needs the average score between their members (the first GUARD_SAMPLE of
 # each) to reach THRESHOLD: a guard against chaining two stories through one vague item.
-GUARD_SAMPLE = 8
+GUARD_SAMPLE = 6
 DEFAULT_PRIORITY = 5
 
 # Weights of the kinds of key; lexicon entries carry their own.
@@ -88,7 +95,6 @@ _STOPWORDS = {
 }
 STOPWORDS = {lang: frozenset(words.split()) for lang, words in _STOPWORDS.items()}
 
-# "U.S.", "US", "EE.UU.", "EEUU", "EUA" are the same country and "us" is a pronoun: settle it before folding.
 # "U.S.", "US", "EE.UU.", "EEUU", "EUA" are one country and "us" is a pronoun: settle it before folding.
 _US = re.compile(r"\bU\.\s?S\.(?:\s?A\.)?|\bU\.\s?S\b|\bUSA\b|\bUS\b|\bEE\.\s?UU\.?|\bEEUU\b|\bEUA\b")
 # A figure, a word, or the end of a sentence (after which a capital says nothing).
@@ -103,8 +109,7 @@ class _Lexicon:
     """One language's share of the lexicon, indexed three ways for fast lookup."""
 
     exact: dict[str, tuple[str, float]]
-    prefixes: dict[str, tuple[str, float]]
-    prefix_lengths: tuple[int, ...]
+    prefixes: dict[str, tuple[tuple[str, str, float], ...]]  # first 3 letters -> (prefix, key, weight), longest first
     phrases: dict[str, tuple[tuple[tuple[str, ...], str, float], ...]]  # first word -> (words, key, weight)
     phrase_next: dict[str, frozenset[str]]  # first word of a phrase -> the second words that may follow
 
@@ -138,14 +143,21 @@ def _lexicons() -> tuple[dict[str, _Lexicon], frozenset[str]]:
     for lang in set(exact) | set(prefixes) | set(phrases):
         result[lang] = _Lexicon(
             exact=dict(exact[lang]),
-            prefixes=dict(prefixes[lang]),
-            prefix_lengths=tuple(sorted({len(p) for p in prefixes[lang]}, reverse=True)),
+            prefixes=_by_first_letters(prefixes[lang]),
             phrases={
                 first: tuple(sorted(entries, key=lambda e: -len(e[0]))) for first, entries in phrases[lang].items()
             },
             phrase_next=_phrase_next(phrases[lang]),
         )
     return result, frozenset(keys)
+
+
+def _by_first_letters(prefixes: Mapping[str, tuple[str, float]]) -> dict[str, tuple[tuple[str, str, float], ...]]:
+    """Prefixes grouped by their first three letters, longest first, so that a word tries only a few."""
+    groups: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+    for prefix, (key, weight) in prefixes.items():
+        groups[prefix[:3]].append((prefix, key, weight))
+    return {first: tuple(sorted(group, key=lambda g: -len(g[0]))) for first, group in groups.items()}
 
 
 def _phrase_next(phrases: Mapping[str, list[tuple[tuple[str, ...], str, float]]]) -> dict[str, frozenset[str]]:
@@ -160,19 +172,20 @@ def _phrase_next(phrases: Mapping[str, list[tuple[tuple[str, ...], str, float]]]
     return {first: frozenset(seconds) for first, seconds in following.items()}
 
 
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+def _one_letter(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
 def _skeleton(word: str) -> str:
     """A cognate-friendly stem: doubled letters collapsed, a plural and final vowels dropped, six letters kept.
 
     "mission"/"misión" → "mision", "fraud"/"fraude" → "fraud", "votes"/"votos" → "vot".
     """
-    out = []
-    previous = ""
-    for ch in word:
-        if ch != previous:
-            out.append(ch)
-        previous = ch
-    stem = "".join(out)
-    if len(stem) > 4 and stem.endswith("s"):
+    stem = _DOUBLED.sub(_one_letter, word) if _DOUBLED.search(word) else word
+    if len(stem) > 4 and stem[-1] == "s":
         stem = stem[:-1]
     while len(stem) > 4 and stem[-1] in "aeo":
         stem = stem[:-1]
@@ -189,11 +202,24 @@ _Token = tuple[str, str | None, float, int, bool, bool]
 _SENTENCE_END: _Token = ("", None, 0.0, _END, True, False)
 
 
-def _word(lang: str, raw: str) -> _Token:
-    """Fold one word and find its key: the lexicon's, exact then by prefix, else a cognate-friendly stem."""
+# (language, word as written) -> its token: the same word comes in many chunks ("Petro", "Petro,").
+_WORDS: dict[tuple[str, str], _Token] = {}
+
+
+def _word(lang: str, raw: str, word: str) -> _Token:
+    """The token of one word, ``raw`` as written and ``word`` folded; see _read_word."""
+    token = _WORDS.get((lang, raw))
+    if token is None:
+        token = _read_word(lang, raw, word)
+        if len(_WORDS) < 200_000:
+            _WORDS[(lang, raw)] = token
+    return token
+
+
+def _read_word(lang: str, raw: str, word: str) -> _Token:
+    """Find a word's key: the lexicon's, exact then by prefix, else a cognate-friendly stem."""
     lexicons, keys = _lexicons()
     lexicon = lexicons.get(lang) or lexicons["en"]
-    word = fold_text(raw).replace(" ", "")
     key: str | None = None
     weight = WORD
     kind = _KNOWN
@@ -202,12 +228,10 @@ def _word(lang: str, raw: str) -> _Token:
     elif "=" + word in keys:
         key = "=" + word
     else:
-        for length in lexicon.prefix_lengths:
-            if length <= len(word):
-                hit = lexicon.prefixes.get(word[:length])
-                if hit is not None:
-                    key, weight = hit
-                    break
+        for prefix, lexicon_key, lexicon_weight in lexicon.prefixes.get(word[:3], ()):
+            if word.startswith(prefix):
+                key, weight = lexicon_key, lexicon_weight
+                break
         if key is None:
             key = _skeleton(word)
             kind = _ACRONYM if raw[1:2].isupper() else _CAPITAL if raw[:1].isupper() else _LOWER
@@ -229,8 +253,10 @@ def _chunk(lang: str, chunk: str) -> tuple[_Token, ...]:
             tokens.append((figure, None, _number(figure), _FIGURE, True, False))
         elif not raw:
             tokens.append(_SENTENCE_END)
-        elif len(raw) > 1 and raw.lower() not in stopwords and fold_text(raw) not in stopwords:
-            tokens.append(_word(lang, raw))
+        elif len(raw) > 1:
+            word = raw.lower() if raw.isascii() else fold_text(raw).replace(" ", "")
+            if word not in stopwords:
+                tokens.append(_word(lang, raw, word))
     result = tuple(tokens)
     cache = _CHUNKS[lang]
     if len(cache) < 200_000:
@@ -311,6 +337,12 @@ def _add_keys(keys: dict[str, float], text: str, lang: str, title: bool) -> None
     for i, (word, key, weight, kind, special, _) in enumerate(tokens):
         if i < skip:
             continue
+        if not special and kind < _CAPITAL:  # most words: the key and weight are the word's own
+            weight *= boost
+            if weight > get(key, 0.0):  # type: ignore[arg-type]
+                keys[key] = weight  # type: ignore[index]
+            start = False
+            continue
         if special:
             if kind == _END:
                 start = True
@@ -370,9 +402,9 @@ class _Profile(NamedTuple):
     language: str
     keys: dict[str, float]
     keyset: frozenset[str]
-    index: tuple[str, ...]  # the keys that find candidates: those weighing at least INDEX_WEIGHT
+    index: list[str]  # the keys that find candidates: those weighing at least INDEX_WEIGHT
     norm: float  # square root of the sum of the key weights
-    title: str  # folded
+    title: str  # as written; folded only for the few pairs whose titles are compared
 
 
 def _profile(item: Item) -> _Profile:
@@ -384,9 +416,9 @@ def _profile(item: Item) -> _Profile:
         language=item.language,
         keys=keys,
         keyset=frozenset(keys),
-        index=tuple(key for key, weight in keys.items() if weight >= INDEX_WEIGHT),
+        index=[key for key, weight in keys.items() if weight >= INDEX_WEIGHT],
         norm=math.sqrt(sum(keys.values())),
-        title=fold_text(item.title),
+        title=item.title,
     )
 
 
@@ -400,14 +432,12 @@ def _score(a: _Profile, b: _Profile, window_hours: float, ratio: Callable[..., f
     hours = abs(a.time - b.time) / 3600
     if hours >= window_hours:
         return 0.0
-    ka, kb = a.keys, b.keys
-    shared = 0.0
-    for key in a.keyset & b.keyset:
-        x, y = ka[key], kb[key]
-        shared += x if x < y else y
+    common = a.keyset & b.keyset
+    # fsum is exact, so the sum does not depend on the order in which the set yields the keys.
+    shared = math.fsum(map(min, map(a.keys.__getitem__, common), map(b.keys.__getitem__, common)))
     similarity = shared / (a.norm * b.norm) if shared else 0.0
     if similarity >= TITLE_GATE and a.language == b.language:
-        resemblance = ratio(a.title, b.title, score_cutoff=TITLE_FLOOR * 100) / 100
+        resemblance = ratio(fold_text(a.title), fold_text(b.title), score_cutoff=TITLE_FLOOR * 100) / 100
         if resemblance > TITLE_FLOOR:
             similarity += TITLE_BONUS * (resemblance - TITLE_FLOOR)
     if hours > window_hours / 2:
@@ -430,23 +460,28 @@ def same_story(a: Item, b: Item, *, window_hours: float = 48) -> float:
     return _score(pa, pb, window_hours, token_set_ratio)
 
 
-def _lead(items: Iterable[Item], priority: Mapping[str, int]) -> Item:
-    """Highest priority, then most complete (longer summary, an author), then earliest."""
+def _lead(items: Sequence[Item], priority: Mapping[str, int]) -> int:
+    """The index of the item to show: highest priority, then most complete (longer summary, an author), then earliest."""
     return min(
-        items,
-        key=lambda it: (-priority.get(it.source_id, DEFAULT_PRIORITY), -len(it.summary), not it.author, it.published, it.id),
+        range(len(items)),
+        key=lambda k: (
+            -priority.get(items[k].source_id, DEFAULT_PRIORITY),
+            -len(items[k].summary),
+            not items[k].author,
+            items[k].published,
+            items[k].id,
+        ),
     )
 
 
 def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterator[tuple[int, int]]:
     """Pairs of indexes (earlier, later) sharing rare keys within the window; ``profiles`` sorted by time.
 
-    Each key lists the items that have it. An item looks up its keys rarest
-    first (fewest items of the batch) among those held in the window, at most
-    the latest MAX_POSTINGS items of each, until it has looked up LOOKUPS keys
-    or met POOL items; an earlier item of the window met through two keys or
-    more is a candidate, and the MAX_CANDIDATES that share the most are
-    verified. So the cost grows with the number of items, not its square.
+    Each key lists the items that have it. An item looks up LOOKUPS of its
+    keys held in the window, rarest first (fewest items of the batch), and the
+    latest MAX_POSTINGS items holding each; an earlier item met through two of
+    them is a candidate, and the lookups stop at MAX_CANDIDATES. So the cost
+    grows with the number of items, not with its square.
     """
     frequency = Counter(key for p in profiles for key in p.index)
     rarity = frequency.__getitem__
@@ -458,9 +493,8 @@ def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterator
             first += 1
         seen: set[int] = set()
         found: set[int] = set()  # earlier items met through two keys or more
-        met = lookups = 0
-        weights = p.keys
-        for key in sorted(p.index, key=lambda k: rarity(k) / weights[k] ** RARITY_POWER):
+        lookups = 0
+        for key in sorted(p.index, key=rarity):
             posting = postings.get(key)
             if not posting or posting[-1] < first:
                 continue  # nobody in the window has it
@@ -471,9 +505,8 @@ def _candidates(profiles: Sequence[_Profile], window_seconds: float) -> Iterator
             if len(found) >= MAX_CANDIDATES:
                 break
             seen.update(holders)
-            met += len(holders)
             lookups += 1
-            if lookups == LOOKUPS or met >= POOL:
+            if lookups == LOOKUPS:
                 break
         for key in p.index:
             postings[key].append(i)
@@ -488,7 +521,7 @@ class _Groups:
 
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
-        self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
+        self.groups: dict[int, list[int]] = {}  # root -> members, for groups of two or more
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -497,14 +530,19 @@ class _Groups:
             i = parent[i]
         return i
 
+    def members(self, root: int) -> list[int]:
+        return self.groups.get(root) or [root]
+
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
-        if len(self.members[ra]) < len(self.members[rb]):
-            ra, rb = rb, ra
+        left, right = self.members(ra), self.members(rb)
+        if len(left) < len(right):
+            ra, rb, left, right = rb, ra, right, left
         self.parent[rb] = ra
-        self.members[ra].extend(self.members.pop(rb))
+        self.groups[ra] = left + right
+        self.groups.pop(rb, None)
 
 
 def cluster(
@@ -552,17 +590,20 @@ def cluster(
         a, b = groups.find(j), groups.find(i)
         if a == b:
             continue
-        left, right = groups.members[a][:GUARD_SAMPLE], groups.members[b][:GUARD_SAMPLE]
+        left, right = groups.members(a)[:GUARD_SAMPLE], groups.members(b)[:GUARD_SAMPLE]
         if len(left) > 1 or len(right) > 1:
             average = sum(pair_score(x, y) for x in left for y in right) / (len(left) * len(right))
             if average < THRESHOLD:
                 continue
         groups.union(a, b)
 
+    by_root: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(ordered)):
+        by_root[groups.find(i)].append(i)
     clusters = []
-    for members in groups.members.values():
-        group = [ordered[k] for k in sorted(members)]
+    for members in by_root.values():
+        group = [ordered[k] for k in members]
         lead = _lead(group, priority)
-        clusters.append(Cluster(id=group[0].id, lead=lead, others=tuple(it for it in group if it is not lead)))
+        clusters.append(Cluster(id=group[0].id, lead=group[lead], others=(*group[:lead], *group[lead + 1 :])))
     clusters.sort(key=lambda c: (-c.lead.published.timestamp(), c.id))
     return clusters

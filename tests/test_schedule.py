@@ -233,11 +233,11 @@ def test_an_edition_missed_by_more_than_the_grace_is_reported_not_sent(scheduled
         scheduler.modify_job("edition:daily", next_run_time=datetime.now(UTC) - timedelta(hours=3))
         scheduler.resume()
         try:
-            wait_for(lambda: runs_of(scheduled.home, "edition:daily"))
+            wait_for(lambda: any(r.outcome == "missed" for r in runs_of(scheduled.home, "edition:daily")))
         finally:
             scheduler.shutdown()
-    [run] = runs_of(scheduled.home, "edition:daily")
-    assert run.outcome == "missed"
+    # Near 9 a.m. in New York the coalesced run of today's slot may follow, within its grace: only the missed one matters here.
+    run = next(r for r in runs_of(scheduled.home, "edition:daily") if r.outcome == "missed")
     assert "more than the 30 min grace" in run.message and "not run late" in run.message
     assert not (scheduled.root / "out").exists()
 
