@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import struct
@@ -44,6 +45,9 @@ from borderlinks.site import site_files, write_site
 SITE_URL = "https://borderlinks.example.org/archive/"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# .ci/run installs chromium and sets BORDERLINKS_REQUIRE_CHROMIUM: in CI these tests must run, never skip.
+if os.environ.get("BORDERLINKS_REQUIRE_CHROMIUM") and not Path(CHROMIUM).exists():
+    raise RuntimeError("BORDERLINKS_REQUIRE_CHROMIUM is set but chromium is not installed")
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
     reason="headless Chromium is not installed (/usr/bin/chromium): apt-get install chromium",
