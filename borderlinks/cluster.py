@@ -66,7 +66,7 @@ ROUNDED = 0.8  # the same figure to two significant digits, for "8,347" / "about
 SMALL_NUMBER = 0.6
 YEAR = 0.3
 TITLE_BOOST = 1.5  # a key in the title says more about the story than one in the summary
-SUMMARY_WORDS = 30  # the lead sentence or so; see story_keys
+SUMMARY_WORDS = 80
 
 _STOPWORDS = {
     "en": """a about above after again against ago all also am amid among an and any are as at be because been
