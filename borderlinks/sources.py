@@ -29,7 +29,7 @@ from .classify import Classifier
 from .config import FetchSettings, Home
 from .errors import FetchError, ParseError, SourceError
 from .feeds import NotAFeed, parse_feed
-from .model import Classification, Entry, FetchResult, Item, Source
+from .model import Classification, Entry, FetchResult, Item, Source, Tag
 from .store import Fetched, SourceState, Store, StoreCounts
 from .text import canonical_url, clean_text, stable_id
 
@@ -525,8 +525,29 @@ def parse_and_normalise(source: Source, response: Response, now: datetime, class
     pairs = normalise(entries, source, now)
     tags: list[Classification | None] = [None] * len(pairs)
     if classifier is not None:
-        tags = [classifier.classify(item.title, item.summary, item.language, item.published.date()) for item, _ in pairs]
+        tags = [compact(classifier.classify(item.title, item.summary, item.language, item.published.date())) for item, _ in pairs]
     return len(entries), pairs, tags
+
+
+def compact(classification: Classification) -> Classification:
+    """Keep each term's first match per field: enough to say why, and far less to pickle and store.
+
+    A long summary can repeat a term a dozen times; ``classify --explain``
+    re-runs the classifier when every occurrence is wanted.
+    """
+    def first_matches(tag: Tag) -> Tag:
+        seen: set[tuple[str, str]] = set()
+        kept = []
+        for match in tag.matches:
+            if (match.term, match.field) not in seen:
+                seen.add((match.term, match.field))
+                kept.append(match)
+        return tag if len(kept) == len(tag.matches) else replace(tag, matches=tuple(kept))
+
+    return Classification(
+        themes=tuple(first_matches(t) for t in classification.themes),
+        countries=tuple(first_matches(t) for t in classification.countries),
+    )
 
 
 def _init_worker(classifier: Classifier | None) -> None:
