@@ -14,6 +14,7 @@ The email templates are ``email-<layout>.html`` when one exists, else
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 import babel.dates
 import css_inline
@@ -156,9 +158,39 @@ def make_environment(home: Home) -> jinja2.Environment:
     return env
 
 
+# Characters a printed link must not carry as they are: a line break in the text email would start a
+# line of the feed's choosing (urlsplit drops CR, LF and tab before parsing, so is_web_url accepts them).
+_NOT_IN_LINK = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+
+
+def web_link(url: str) -> str:
+    """A link from a feed as we print it: plain http(s), blanks and controls percent-encoded; else ""."""
+    if not is_web_url(url):
+        return ""
+    return _NOT_IN_LINK.sub(lambda m: quote(m[0], safe=""), url.strip())
+
+
 def safe_url(url: str) -> str:
     """A link from a feed, or ``#`` if it is not plain http(s): no ``javascript:`` ever reaches a page."""
-    return url.strip() if is_web_url(url) else "#"
+    return web_link(url) or "#"
+
+
+def without_placeholder(value: Any) -> Any:
+    """Feed text (a string, or a digest and everything in it) with :data:`UNSUBSCRIBE_PLACEHOLDER` taken out.
+
+    Only the templates may place a subscriber's unsubscribe link: a feed link
+    carrying the placeholder would hand each reader's secret token to its site.
+    """
+    if isinstance(value, str):
+        while UNSUBSCRIBE_PLACEHOLDER in value:  # "%%UNSUB%%UNSUBSCRIBE_URL%%SCRIBE_URL%%" hides a second one
+            value = value.replace(UNSUBSCRIBE_PLACEHOLDER, "")
+        return value
+    if isinstance(value, tuple):
+        return tuple(without_placeholder(part) for part in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: without_placeholder(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 def render_template(env: jinja2.Environment, name: str | Sequence[str], **context: Any) -> str:
@@ -170,7 +202,13 @@ def render_template(env: jinja2.Environment, name: str | Sequence[str], **contex
     except jinja2.TemplateNotFound as e:
         searched = [getattr(loader, "searchpath", []) for loader in getattr(env.loader, "loaders", [])]
         paths = ", ".join(str(p) for group in searched for p in group)
-        raise TemplateError(shown, f"not found (searched {paths}); add it to your templates/ folder") from e
+        if [str(t) for t in e.templates] == names:
+            raise TemplateError(shown, f"not found (searched {paths}); add it to your templates/ folder") from e
+        missing = " or ".join(str(t) for t in e.templates)
+        raise TemplateError(
+            shown,
+            f"uses {missing}, which is not found (searched {paths}); add it to your templates/ folder or fix the name",
+        ) from e
     except jinja2.TemplateSyntaxError as e:
         raise TemplateError(shown, f"{e.filename or e.name or shown}:{e.lineno}: {e.message}") from e
     except jinja2.UndefinedError as e:
@@ -276,8 +314,7 @@ def email_context(digest: Digest, *, site_url: str, archive_url: str | None = No
 
 def preheader(digest: Digest, limit: int = 150) -> str:
     """The line an inbox shows after the subject: the intro, else the first headlines."""
-    source = digest.intro or "; ".join(item.title for item in digest.items[:4])
-    text = " ".join(html.unescape(source).split())
+    text = plain(digest.intro or "; ".join(item.title for item in digest.items[:4]))
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
     return text
@@ -302,6 +339,7 @@ def render_email_html(digest: Digest, env: jinja2.Environment, *, site_url: str,
     ``<style>`` in the head, since they cannot be inlined; a client that drops
     them still shows the inlined light design.
     """
+    digest = without_placeholder(digest)
     names = email_templates(digest, "html")
     page = render_template(env, names, **email_context(digest, site_url=site_url, archive_url=archive_url))
     try:
@@ -350,9 +388,21 @@ class TextSection:
     references: tuple[tuple[int, str], ...]
 
 
+# A complete entity, as text.clean_text decodes them: html.unescape alone also reads "&para" in
+# "Fondos&para migrantes" as "¶", which the HTML email (and the store) leave as they are.
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+
+
+def _decode(text: str) -> str:
+    return _ENTITY.sub(lambda m: html.unescape(m[0]), text) if "&" in text else text
+
+
 def plain(text: str) -> str:
-    """Feed text for a plain-text message: entities decoded, whitespace folded."""
-    return " ".join(html.unescape(html.unescape(text or "")).split())
+    """Feed text for a plain-text message: entities a feed left in decoded (twice at most), whitespace folded.
+
+    Decoding can spell out the unsubscribe placeholder (``&#37;&#37;...``): it is taken out again.
+    """
+    return without_placeholder(" ".join(_decode(_decode(text or "")).split()))
 
 
 def wrap_text(text: str, width: int = TEXT_WIDTH, initial_indent: str = "", subsequent_indent: str = "") -> str:
@@ -374,10 +424,11 @@ def text_sections(digest: Digest) -> list[TextSection]:
 
     def ref(url: str, refs: list[tuple[int, str]]) -> str:
         nonlocal number
-        if not is_web_url(url):
+        link = web_link(url)
+        if not link:
             return ""
         number += 1
-        refs.append((number, url.strip()))
+        refs.append((number, link))
         return f" [{number}]"
 
     for section in digest.sections:
@@ -413,6 +464,7 @@ _UNBREAKABLE = re.compile(r"^\s*(?:\[\d+\] )?\S+$")
 
 def render_email_text(digest: Digest, env: jinja2.Environment, *, site_url: str, archive_url: str | None = None) -> str:
     """The plain-text message: the same content wrapped at 72 columns, links as numbered references."""
+    digest = without_placeholder(digest)
     context = email_context(digest, site_url=site_url, archive_url=archive_url)
     context.update(
         sections=text_sections(digest), width=TEXT_WIDTH, title=plain(digest.title), intro=plain(digest.intro)
@@ -449,17 +501,14 @@ def enforce_width(text: str, width: int = TEXT_WIDTH) -> str:
 def digest_to_json(digest: Digest) -> dict[str, Any]:
     """The structured digest for other tools; links that are not http(s) become ""."""
 
-    def link(url: str) -> str:
-        return url.strip() if is_web_url(url) else ""
-
     def item(i: DigestItem) -> dict[str, Any]:
         return {
             "id": i.id,
             "title": i.title,
-            "url": link(i.url),
+            "url": web_link(i.url),
             "outlet": i.outlet,
             "blurb": i.blurb,
-            "also": [{"outlet": name, "url": link(url)} for name, url in i.also],
+            "also": [{"outlet": name, "url": web_link(url)} for name, url in i.also],
             "author": i.author,
             "published": i.published.isoformat() if i.published else None,
             "outlet_country": i.outlet_country,

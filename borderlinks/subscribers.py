@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from .config import Home
-from .errors import ConfigError
+from .errors import ConfigError, ConfigErrors
 from .model import LANGUAGES, SUBSCRIBER_STATUSES, Subscriber
 from .store import Store, subscribers, utc_text
 from .tomlfile import nearest
@@ -288,8 +288,8 @@ def add_subscriber(
     """
     subscriber, problems = check_subscriber(email, name, editions, themes, language, "active", known_slugs(home))
     if subscriber is None:
-        column, message, fix = problems[0]
-        raise ConfigError(message, key=column, fix=fix)
+        errors = [ConfigError(message, key=column, fix=fix) for column, message, fix in problems]
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     now = _now()
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(subscribers).where(subscribers.c.key == subscriber.key)).first()
@@ -379,9 +379,7 @@ def unsubscribe_app(store: Store, site_title: str = "Border Links") -> Callable[
         method = environ.get("REQUEST_METHOD", "GET").upper()
         token = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0]
         if method == "POST" and not token:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            form = environ["wsgi.input"].read(min(length, 4096)).decode("latin-1") if length else ""
-            token = parse_qs(form).get("token", [""])[0]
+            token = _posted_token(environ)
         if method == "POST":
             found = unsubscribe(store, token)
             body = (
@@ -410,6 +408,18 @@ def unsubscribe_app(store: Store, site_title: str = "Border Links") -> Callable[
         return iter([b"" if method == "HEAD" else page])
 
     return app
+
+
+def _posted_token(environ: dict[str, Any]) -> str:
+    """The token of the page's form; a body whose length is missing, not a number or negative is not read."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:  # read(-1) would wait for the client to close: one request could hold the server
+        return ""
+    form = environ["wsgi.input"].read(min(length, 4096)).decode("latin-1")
+    return parse_qs(form).get("token", [""])[0]
 
 
 def _masked(email: str) -> str:

@@ -10,9 +10,11 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import wsgiref.simple_server
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -31,6 +33,7 @@ from borderlinks.model import Digest, DigestItem, DigestSection, Subscriber
 from borderlinks.review import read_review_file, write_review_file
 from borderlinks.store import Store, sends
 from borderlinks.subscribers import (
+    add_subscriber,
     import_subscribers,
     list_subscribers,
     read_subscribers_csv,
@@ -218,6 +221,15 @@ def test_subscribers_commands_add_list_remove_and_unsubscribe(home: Home, capsys
         assert list_subscribers(store) == []
 
 
+def test_subscribers_add_reports_every_mistake_at_once(home: Home):
+    with Store(home.database_url) as store, pytest.raises(ConfigError) as raised:
+        add_subscriber(home, store, "bad@", editions=["securty-news"], language="fr")
+    message = str(raised.value)
+    assert "'bad@' is not a valid address" in message
+    assert "unknown edition 'securty-news'" in message and "Did you mean 'security-news'?" in message
+    assert "language 'fr' is not one of en, es, pt" in message
+
+
 def test_unsubscribe_endpoint_changes_nothing_on_get_and_unsubscribes_on_one_click_post(home: Home):
     subscribe(home, "ana@example.org,Ana,,,,active\n")
     with Store(home.database_url) as store:
@@ -235,6 +247,30 @@ def test_unsubscribe_endpoint_changes_nothing_on_get_and_unsubscribes_on_one_cli
         assert status == "200 OK" and b"<form method=\"post\">" in page and list_subscribers(store)[0].active
         status, page = call("POST", b"List-Unsubscribe=One-Click")
         assert status == "200 OK" and b"a***@example.org" in page and not list_subscribers(store)[0].active
+
+
+@pytest.mark.parametrize("length", ["-1", "lots"])
+def test_unsubscribe_endpoint_answers_a_post_with_a_bad_length_without_reading_it(home: Home, length: str):
+    subscribe(home, "ana@example.org,Ana,,,,active\n")
+    with Store(home.database_url) as store:
+        token = list_subscribers(store)[0].token
+        server = wsgiref.simple_server.make_server("127.0.0.1", 0, unsubscribe_app(store), handler_class=QuietHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with socket.create_connection(server.server_address, timeout=5) as client:
+                # The client keeps its side open, as a slow or hostile one would.
+                client.sendall(f"POST /unsubscribe HTTP/1.0\r\nContent-Length: {length}\r\n\r\ntoken={token}".encode())
+                answer = b"".join(iter(lambda: client.recv(65536), b"")).decode("utf-8", "replace")
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert answer.startswith("HTTP/1.0 404") and "not valid" in answer
+        assert list_subscribers(store)[0].active
+
+
+class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 # -- the messages -----------------------------------------------------------------------------

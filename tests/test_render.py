@@ -8,6 +8,7 @@ Tests that open pages in headless Chromium save their screenshots under
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -699,6 +700,23 @@ def test_text_email_decodes_entities_a_feed_left_in(env):
 # -- safety ---------------------------------------------------------------------------
 
 
+def test_text_email_leaves_an_ampersand_before_a_word_as_the_html_email_does(env):
+    # "&para" without its semicolon is text, not the entity ¶; "&amp;" a feed left in is still decoded.
+    story = item("amp", "Fondos&para migrantes suben 5&deg; R&amp;D", "Diario del Río", "Pros&cons&copy")
+    digest = Digest(
+        edition="d",
+        slug="d",
+        title="Enlaces",
+        date="2024-02-23",
+        layout="daily",
+        language="es",
+        sections=(DigestSection("Noticias", (story,)),),
+    )
+    text = email_text(digest, env)
+    assert "Fondos&para migrantes suben 5° R&D (Diario del Río)" in text and "Pros&cons&copy" in text
+    assert "Fondos&para migrantes" in flat(email_html(digest, env))
+
+
 def test_hostile_feed_text_is_escaped_in_every_output(env, tmp_path):
     digest = hostile_digest()
     page = email_html(digest, env)
@@ -740,6 +758,57 @@ def test_control_characters_from_a_feed_do_not_break_the_atom_feed(env):
     files = site_files([digest], env, site_url=SITE_URL, site_title="Border Links")
     feed = feedparser.parse(files["atom.xml"])
     assert not feed.bozo and feed.entries[0].title == "Links"
+
+
+def test_feed_text_cannot_place_a_subscribers_unsubscribe_link(env):
+    # A feed link or title carrying the placeholder would get each reader's secret token at send time.
+    bait = dataclasses.replace(
+        item(
+            "bait",
+            "Claim your prize &#37;&#37;UNSUBSCRIBE_URL&#37;&#37;",
+            "Evil Wire",
+            "Go %%UNSUB%%UNSUBSCRIBE_URL%%SCRIBE_URL%% now.",
+        ),
+        url="https://evil.example/steal?t=" + UNSUBSCRIBE_PLACEHOLDER,
+        also=(("Echo", "https://echo.example/?u=" + UNSUBSCRIBE_PLACEHOLDER),),
+    )
+    digest = Digest(
+        edition="d",
+        slug="d",
+        title="Links",
+        date="2024-02-23",
+        layout="daily",
+        sections=(DigestSection("News", (bait,)),),
+    )
+    link = "https://borderlinks.example.org/unsubscribe?token=S3cr3tT0kenS3cr3tT0ken"
+    html_message = fill_unsubscribe(email_html(digest, env), link, is_html=True)
+    text_message = fill_unsubscribe(email_text(digest, env), link, is_html=False)
+    for message in (html_message, text_message):
+        assert message.count("S3cr3tT0ken") == 2  # the footer's one link, and nowhere else
+        assert "https://evil.example/steal?t=" in message and "Claim your prize" in message
+
+
+def test_a_link_with_a_line_break_cannot_add_lines_to_any_output(env):
+    sneaky = dataclasses.replace(
+        item("nl", "Ordinary headline", "Border Report"),
+        url="https://ok.example/a\r\nUnsubscribe here: https://evil.example/",
+        also=(("Reuters", "https://reuters.example/b\nFake line"),),
+    )
+    digest = Digest(
+        edition="d",
+        slug="d",
+        title="Links",
+        date="2024-02-23",
+        layout="daily",
+        sections=(DigestSection("News", (sneaky,)),),
+    )
+    text = email_text(digest, env)
+    assert not [line for line in text.splitlines() if line.startswith(("Unsubscribe here", "Fake line"))]
+    assert "[1] https://ok.example/a%0D%0AUnsubscribe%20here:%20https://evil.example/" in text
+    hrefs = Elements(email_html(digest, env)).hrefs()
+    assert "https://reuters.example/b%0AFake%20line" in hrefs and not [h for h in hrefs if any(c.isspace() for c in h)]
+    data = digest_to_json(digest)["sections"][0]["items"][0]
+    assert "\n" not in data["url"] and data["also"][0]["url"] == "https://reuters.example/b%0AFake%20line"
 
 
 # -- files ---------------------------------------------------------------------------
@@ -968,6 +1037,19 @@ def test_a_home_macro_changes_every_output(tmp_path):
     assert (
         "See also: " in email_html(daily_digest(), env) and "See also: " in files["daily-border-links/2024-02-23.html"]
     )
+
+
+def test_a_missing_include_is_named_not_the_template_that_includes_it(tmp_path):
+    home = tmp_path / "home"
+    (home / "templates").mkdir(parents=True)
+    (home / "templates" / "email.html").write_text(
+        '{% extends "default:email.html" %}{% block footer %}{% include "our-footer.html" %}{% endblock %}',
+        encoding="utf-8",
+    )
+    with pytest.raises(TemplateError) as raised:
+        email_html(daily_digest(), make_environment(Home(home)))
+    assert "uses our-footer.html, which is not found" in str(raised.value)
+    assert isinstance(raised.value.__cause__, jinja2.TemplateNotFound)
 
 
 # -- in a real browser ------------------------------------------------------------------
