@@ -289,11 +289,18 @@ def review(obj: Context, edition_slug: str | None, day_text: str | None, check: 
 @cli.command()
 @click.option("--edition", "edition_slug", metavar="SLUG", help="Only this edition (default: every edition).")
 @click.option("--date", "day_text", metavar="YYYY-MM-DD", help="The edition's date (default: today in its time zone).")
+@click.option(
+    "--until", "until_text", metavar="YYYY-MM-DD",
+    help="Build every date from --date to this one (daily editions each day, monthly ones once a month).",
+)
 @click.option("--fetch", "fetch_first", is_flag=True, help="Fetch and classify first.")
 @click.option("--allow-empty", is_flag=True, help="Build a short 'no news today' edition when there is nothing.")
 @click.option("--draft", is_flag=True, help="Preview an edition that needs approval from its unapproved review file.")
 @pass_context
-def build(obj: Context, edition_slug: str | None, day_text: str | None, fetch_first: bool, allow_empty: bool, draft: bool) -> None:
+def build(
+    obj: Context, edition_slug: str | None, day_text: str | None, until_text: str | None, fetch_first: bool, allow_empty: bool,
+    draft: bool,
+) -> None:
     """Render editions into out/: HTML and text email, the web archive, feeds, JSON.
 
     Uses the approved review file if there is one, else the automatic
@@ -302,12 +309,13 @@ def build(obj: Context, edition_slug: str | None, day_text: str | None, fetch_fi
     \b
     Example:
         borderlinks build --edition daily-border-links --date 2025-03-21
+        borderlinks build --date 2025-03-01 --until 2025-03-31
     """
     from .workflow import build as build_editions
     from .workflow import parse_day
 
     results = build_editions(
-        obj.home, edition_slug=edition_slug, day=parse_day(day_text), fetch_first=fetch_first,
+        obj.home, edition_slug=edition_slug, day=parse_day(day_text), until=parse_day(until_text), fetch_first=fetch_first,
         allow_empty=allow_empty, draft=draft,
     )
     for result in results:

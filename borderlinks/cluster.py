@@ -26,7 +26,7 @@ import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -404,11 +404,14 @@ class _Profile(NamedTuple):
     keyset: frozenset[str]
     index: list[str]  # the keys that find candidates: those weighing at least INDEX_WEIGHT
     norm: float  # square root of the sum of the key weights
-    title: str  # as written; folded only for the few pairs whose titles are compared
+    title: str  # folded, for the pairs whose titles are compared
 
 
 def _profile(item: Item) -> _Profile:
-    keys = story_keys(item)
+    # Weights rounded to 1/64 add up exactly in any order, so a plain sum gives
+    # the same score whichever way a set yields the shared keys.
+    raw = story_keys(item)
+    keys = {key: round(weight * 64) / 64 for key, weight in raw.items()}
     return _Profile(
         item=item,
         time=item.published.timestamp(),
@@ -416,9 +419,9 @@ def _profile(item: Item) -> _Profile:
         language=item.language,
         keys=keys,
         keyset=frozenset(keys),
-        index=[key for key, weight in keys.items() if weight >= INDEX_WEIGHT],
+        index=[key for key, weight in raw.items() if weight >= INDEX_WEIGHT],
         norm=math.sqrt(sum(keys.values())),
-        title=item.title,
+        title=fold_text(item.title),
     )
 
 
@@ -433,11 +436,10 @@ def _score(a: _Profile, b: _Profile, window_hours: float, ratio: Callable[..., f
     if hours >= window_hours:
         return 0.0
     common = a.keyset & b.keyset
-    # fsum is exact, so the sum does not depend on the order in which the set yields the keys.
-    shared = math.fsum(map(min, map(a.keys.__getitem__, common), map(b.keys.__getitem__, common)))
+    shared = sum(map(min, map(a.keys.__getitem__, common), map(b.keys.__getitem__, common)))
     similarity = shared / (a.norm * b.norm) if shared else 0.0
     if similarity >= TITLE_GATE and a.language == b.language:
-        resemblance = ratio(fold_text(a.title), fold_text(b.title), score_cutoff=TITLE_FLOOR * 100) / 100
+        resemblance = ratio(a.title, b.title, score_cutoff=TITLE_FLOOR * 100) / 100
         if resemblance > TITLE_FLOOR:
             similarity += TITLE_BONUS * (resemblance - TITLE_FLOOR)
     if hours > window_hours / 2:
@@ -545,8 +547,36 @@ class _Groups:
         self.groups.pop(rb, None)
 
 
+@dataclass
+class ClusterMemo:
+    """Keys and pair scores kept between calls, for callers that cluster overlapping sets of items.
+
+    A build clusters each edition's items for each day and month; the same
+    items and pairs come up again and again. Valid while the items do not change.
+    """
+
+    profiles: dict[str, _Profile] = field(default_factory=dict)  # item id -> keys
+    scores: dict[tuple[str, str, float], float] = field(default_factory=dict)  # (earlier id, later id, window) -> score
+
+
+def _holds_on_average(pair_score: Callable[[int, int], float], left: Sequence[int], right: Sequence[int]) -> bool:
+    """Do the pairs across two groups score THRESHOLD on average? Stops as soon as the answer is sure: scores are never negative."""
+    needed = THRESHOLD * len(left) * len(right)
+    total = 0.0
+    for x in left:
+        for y in right:
+            total += pair_score(x, y)
+            if total >= needed:
+                return True
+    return False
+
+
 def cluster(
-    items: Sequence[Item], *, priority: Mapping[str, int] | None = None, window_hours: float = 48
+    items: Sequence[Item],
+    *,
+    priority: Mapping[str, int] | None = None,
+    window_hours: float = 48,
+    memo: ClusterMemo | None = None,
 ) -> list[Cluster]:
     """Group the items that report the same story, one cluster per story.
 
@@ -556,34 +586,52 @@ def cluster(
     cannot chain two stories. ``priority`` maps a source id to 1-10 (default 5)
     and picks each cluster's lead; a cluster's id is its earliest item's, so it
     stays the same as later reports join. Clusters come newest lead first.
+    ``memo`` saves computing keys and scores again when overlapping sets of
+    items are clustered one after another (editions of a build).
     """
     from rapidfuzz.fuzz import token_set_ratio
 
     priority = priority or {}
     ordered = sorted(items, key=lambda it: (it.published, it.id))
-    profiles = [_profile(it) for it in ordered]
-    groups = _Groups(len(profiles))
+    memo = memo or ClusterMemo()
+    known, remembered = memo.profiles, memo.scores
+    profiled = []
+    for it in ordered:
+        if (profile := known.get(it.id)) is None:
+            profile = known[it.id] = _profile(it)
+        profiled.append(profile)
+
+    def score_of(x: int, y: int) -> float:
+        """The score of two items by index, earlier first, remembered across calls."""
+        key = (profiled[x].item.id, profiled[y].item.id, window_hours)
+        score = remembered.get(key)
+        if score is None:
+            score = remembered[key] = _score(profiled[x], profiled[y], window_hours, token_set_ratio)
+        return score
+
+    groups = _Groups(len(profiled))
 
     by_url: dict[str, int] = {}
-    for i, p in enumerate(profiles):
+    for i, p in enumerate(profiled):
         if p.url:
             first = by_url.setdefault(p.url, i)
             if first != i:
                 groups.union(first, i)
 
-    scores: dict[tuple[int, int], float] = {}
     links = []
-    for j, i in _candidates(profiles, window_hours * 3600):
-        score = scores[j, i] = _score(profiles[j], profiles[i], window_hours, token_set_ratio)
+    for j, i in _candidates(profiled, window_hours * 3600):
+        score = score_of(j, i)
         if score >= THRESHOLD:
             links.append((-score, j, i))
     links.sort()
+
+    scores: dict[tuple[int, int], float] = {}  # by index: the guard asks for the same pairs many times
 
     def pair_score(x: int, y: int) -> float:
         pair = (x, y) if x < y else (y, x)
         score = scores.get(pair)
         if score is None:
-            score = scores[pair] = _score(profiles[x], profiles[y], window_hours, token_set_ratio)
+            score = scores[pair] = score_of(*pair)
         return score
 
     for _, j, i in links:
@@ -591,10 +639,8 @@ def cluster(
         if a == b:
             continue
         left, right = groups.members(a)[:GUARD_SAMPLE], groups.members(b)[:GUARD_SAMPLE]
-        if len(left) > 1 or len(right) > 1:
-            average = sum(pair_score(x, y) for x in left for y in right) / (len(left) * len(right))
-            if average < THRESHOLD:
-                continue
+        if (len(left) > 1 or len(right) > 1) and not _holds_on_average(pair_score, left, right):
+            continue
         groups.union(a, b)
 
     by_root: dict[int, list[int]] = defaultdict(list)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .cluster import ClusterMemo
 from .editions import Edition, Section
 from .model import (
     Candidate,
@@ -79,11 +80,30 @@ def edition_title(edition: Edition, day: date, theme: str = "") -> str:
 # -- gathering ----------------------------------------------------------------
 
 
-def gather(store: Store, edition: Edition, day: date) -> tuple[list[Item], dict[str, Classification]]:
+@dataclass
+class SharedWork:
+    """Work that editions built together share: each window's items and tags, cluster keys and pair scores.
+
+    Made for one build and dropped after it; items do not change meanwhile.
+    """
+
+    windows: dict[tuple[datetime, datetime], tuple[list[Item], dict[str, Classification]]] = field(default_factory=dict)
+    clustering: ClusterMemo = field(default_factory=ClusterMemo)
+
+
+def gather(
+    store: Store, edition: Edition, day: date, shared: SharedWork | None = None
+) -> tuple[list[Item], dict[str, Classification]]:
     """The stored items in the edition's window, with their tags."""
-    start, end = edition_window(edition, day)
+    window = edition_window(edition, day)
+    if shared is not None and window in shared.windows:
+        return shared.windows[window]
+    start, end = window
     found = store.get_items(since=start, until=end)
-    return found, store.get_tags(i.id for i in found)
+    gathered = found, store.get_tags(i.id for i in found)
+    if shared is not None:
+        shared.windows[window] = gathered
+    return gathered
 
 
 def wanted(edition: Edition, classification: Classification | None) -> bool:
@@ -193,6 +213,7 @@ def candidates(
     tags: Mapping[str, Classification],
     sources: Mapping[str, Source],
     theme_titles: Mapping[str, str],
+    shared: SharedWork | None = None,
 ) -> list[Candidate]:
     """Every story the edition could print, ranked within its section, best first."""
     from .cluster import cluster as cluster_items
@@ -201,7 +222,7 @@ def candidates(
     chosen = [i for i in found if wanted(edition, tags.get(i.id))]
     priority = {sid: s.priority for sid, s in sources.items()}
     result = []
-    for story in cluster_items(chosen, priority=priority):
+    for story in cluster_items(chosen, priority=priority, memo=shared.clustering if shared else None):
         themes, countries = merged_tags(story, tags)
         if edition.themes:
             themes = tuple(t for t in themes if t.name in edition.themes) + tuple(t for t in themes if t.name not in edition.themes)
@@ -286,7 +307,10 @@ def _outlet(item: Item, sources: Mapping[str, Source]) -> str:
     return source.name if source else item.source_id
 
 
-def digest_item(candidate_or_item: Candidate | Item, sources: Mapping[str, Source], blurb: str | None = None) -> DigestItem:
+def digest_item(
+    candidate_or_item: Candidate | Item, sources: Mapping[str, Source], blurb: str | None = None, *, timezone: str = "UTC"
+) -> DigestItem:
+    """An item as a digest prints it; its time in the edition's zone, so that its printed date is the reader's."""
     if isinstance(candidate_or_item, Candidate):
         lead = candidate_or_item.cluster.lead
         others = candidate_or_item.cluster.others
@@ -306,7 +330,7 @@ def digest_item(candidate_or_item: Candidate | Item, sources: Mapping[str, Sourc
     return DigestItem(
         id=candidate_or_item.cluster.id if isinstance(candidate_or_item, Candidate) else lead.id,
         title=lead.title, url=lead.url, outlet=outlet, blurb=text, also=tuple(also.items()), author=lead.author,
-        published=lead.published, outlet_country=(source.country or "") if source else "",
+        published=lead.published.astimezone(ZoneInfo(timezone)), outlet_country=(source.country or "") if source else "",
         language=lead.language, themes=themes, countries=countries,
     )
 
@@ -317,7 +341,7 @@ def digests_from_candidates(
     """The automatic digests: the chosen candidates under their headings."""
     sections: dict[str, list[DigestItem]] = {}
     for c in chosen:
-        sections.setdefault(c.section, []).append(digest_item(c, sources))
+        sections.setdefault(c.section, []).append(digest_item(c, sources, timezone=edition.timezone))
     ordered = [(h, tuple(sections[h])) for h in sorted(sections, key=lambda h: section_order(edition, h, theme_titles))]
     return _posts(edition, day, ordered, intro, approved=False)
 
@@ -346,13 +370,13 @@ def digests_from_review(
         printed = []
         for e in entries:
             if e.id in by_id:
-                printed.append(digest_item(by_id[e.id], sources, blurb=e.blurb))
+                printed.append(digest_item(by_id[e.id], sources, blurb=e.blurb, timezone=edition.timezone))
             elif e.id in stored:
-                printed.append(digest_item(stored[e.id], sources, blurb=e.blurb))
+                printed.append(digest_item(stored[e.id], sources, blurb=e.blurb, timezone=edition.timezone))
             elif not e.id:
                 item = by_url.get(canonical_url(e.url))
                 if item is not None:
-                    printed.append(digest_item(item, sources, blurb=e.blurb or None))
+                    printed.append(digest_item(item, sources, blurb=e.blurb or None, timezone=edition.timezone))
                 else:
                     host = re.sub(r"^www\.", "", canonical_url(e.url).split("/")[2]) if "://" in e.url else e.url
                     printed.append(DigestItem(id="", title=e.title or e.url, url=e.url, outlet=e.outlet or host, blurb=e.blurb))

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import Home
-from .digest import candidates, digests_from_candidates, digests_from_review, fresh_review, gather, select_automatic
+from .digest import (
+    SharedWork,
+    candidates,
+    edition_window,
+    digests_from_candidates,
+    digests_from_review,
+    fresh_review,
+    gather,
+    select_automatic,
+)
 from .editions import Edition, load_editions
 from .errors import ConfigError, ReviewFileError
 from .model import Candidate, Digest, Review, Source
@@ -56,13 +65,32 @@ def edition_date(edition: Edition, day: date | None = None, now: datetime | None
     return (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(edition.timezone)).date()
 
 
+def edition_dates(edition: Edition, day: date | None, until: date | None) -> list[date]:
+    """The dates to build an edition for: one, or each in a range, one per window (a monthly edition once a month)."""
+    first = edition_date(edition, day)
+    if until is None:
+        return [first]
+    if until < first:
+        raise ConfigError(f"the range ends ({until}) before it starts ({first})", fix="Give --until a date on or after --date")
+    dates, windows = [], set()
+    for n in range((until - first).days + 1):
+        when = first + timedelta(days=n)
+        window = edition_window(edition, when)
+        if window not in windows:
+            windows.add(window)
+            dates.append(when)
+    return dates
+
+
 def review_path(home: Home, edition: Edition, day: date) -> Path:
     return home.root / "review" / edition.slug / f"{day.isoformat()}.md"
 
 
-def ranked_candidates(context: Context, store: Store, edition: Edition, day: date) -> list[Candidate]:
-    found, tags = gather(store, edition, day)
-    return candidates(edition, day, found, tags, context.sources, context.theme_titles)
+def ranked_candidates(
+    context: Context, store: Store, edition: Edition, day: date, shared: SharedWork | None = None
+) -> list[Candidate]:
+    found, tags = gather(store, edition, day, shared)
+    return candidates(edition, day, found, tags, context.sources, context.theme_titles, shared)
 
 
 @dataclass(frozen=True)
@@ -125,14 +153,16 @@ class Selection:
     origin: str  # "review" (approved), "review-draft" (not approved), or "automatic"
 
 
-def select_digests(context: Context, store: Store, edition: Edition, day: date, *, use_draft: bool = False) -> Selection:
+def select_digests(
+    context: Context, store: Store, edition: Edition, day: date, *, use_draft: bool = False, shared: SharedWork | None = None
+) -> Selection:
     """The editor's approved review file if there is one, else the automatic selection.
 
     An unapproved review file is used only with ``use_draft`` (a preview).
     """
     from .review import read_review_file
 
-    ranked = ranked_candidates(context, store, edition, day)
+    ranked = ranked_candidates(context, store, edition, day, shared)
     path = review_path(context.home, edition, day)
     if path.exists():
         review = read_review_file(path)
@@ -181,14 +211,14 @@ def empty_digest(context: Context, edition: Edition, day: date) -> Digest:
 
 def select_for_build(
     context: Context, store: Store, edition: Edition, day: date, *, draft: bool = False, allow_empty: bool = False,
-    force: bool = False,
+    force: bool = False, shared: SharedWork | None = None,
 ) -> BuildResult:
     """An edition's digests for a build, or the reason it is not built.
 
     ``force`` builds an edition that needs approval from the automatic
     selection anyway (the scheduler, once the approval deadline has passed).
     """
-    selection = select_digests(context, store, edition, day, use_draft=draft)
+    selection = select_digests(context, store, edition, day, use_draft=draft, shared=shared)
     if edition.needs_approval and selection.origin == "automatic" and not draft and not force:
         path = review_path(context.home, edition, day)
         hint = "edit it and write 'status: approved' at its top" if path.exists() else "run 'borderlinks review' and approve the file"
@@ -221,6 +251,7 @@ def build(
     *,
     edition_slug: str | None = None,
     day: date | None = None,
+    until: date | None = None,
     fetch_first: bool = False,
     allow_empty: bool = False,
     draft: bool = False,
@@ -233,6 +264,10 @@ def build(
     built says why and the others go on. The writing holds the build-send
     lock (:mod:`borderlinks.lock`): a build never runs beside another build or
     a send, manual or scheduled. ``force``: see :func:`select_for_build`.
+
+    With ``until``, every date from ``day`` to ``until`` (a month's archive, say):
+    daily editions once a day, monthly ones once per month they cover, and
+    the editions share the work of reading and clustering each window.
     """
     from .lock import hold_lock
     from .render import make_environment, write_email
@@ -247,10 +282,12 @@ def build(
     own_store = store is None
     lock_on = store or home.database_url
     store = store or Store(home.database_url)
+    shared = SharedWork()
     try:
         results = [
-            select_for_build(context, store, edition, edition_date(edition, day), draft=draft, allow_empty=allow_empty, force=force)
+            select_for_build(context, store, edition, when, draft=draft, allow_empty=allow_empty, force=force, shared=shared)
             for edition in pick_editions(context, edition_slug)
+            for when in edition_dates(edition, day, until)
         ]
     finally:
         if own_store:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderlinks.cluster import THRESHOLD, cluster, same_story, story_keys
+from borderlinks.cluster import THRESHOLD, ClusterMemo, cluster, same_story, story_keys
 from borderlinks.model import Item
 from borderlinks.text import parse_date, stable_id
 
@@ -173,6 +173,15 @@ def test_clustering_does_not_depend_on_input_order() -> None:
         shuffled = items[:]
         random.Random(seed).shuffle(shuffled)
         assert shape(cluster(shuffled)) == expected
+
+
+def test_a_memo_shared_by_overlapping_calls_changes_no_result() -> None:
+    items = labelled_items()
+    memo = ClusterMemo()
+    # As a build does: a day's items, then a month's, then the day's again, all with one memo.
+    for chosen in (items[::3], items, items[1::2], items):
+        assert shape(cluster(chosen, memo=memo)) == shape(cluster(chosen))
+    assert memo.scores and len(memo.profiles) == len({it.id for it in items})
 
 
 def test_same_story_is_symmetric_and_between_0_and_1() -> None:
