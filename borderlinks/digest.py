@@ -9,6 +9,7 @@ or the automatic selection → :class:`Digest` objects that templates render.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -89,6 +90,25 @@ class SharedWork:
 
     windows: dict[tuple[datetime, datetime], tuple[list[Item], dict[str, Classification]]] = field(default_factory=dict)
     clustering: ClusterMemo = field(default_factory=ClusterMemo)
+    span: tuple[datetime, datetime, list[Item], list[float], dict[str, Classification]] | None = None
+
+    def read_span(self, store: Store, start: datetime, end: datetime) -> None:
+        """Read every item published in [start, end) at once; windows inside it are then cut from memory."""
+        found, tags = gather_window(store, start, end)
+        self.span = start, end, found, [-i.published.timestamp() for i in found], tags
+
+    def cut(self, start: datetime, end: datetime) -> tuple[list[Item], dict[str, Classification]] | None:
+        """The items of a window inside the span read, newest first as the store gives them; None outside it."""
+        if self.span is None or not (self.span[0] <= start and end <= self.span[1]):
+            return None
+        _, _, found, keys, tags = self.span  # keys ascend as items go from newest to oldest
+        inside = found[bisect_right(keys, -end.timestamp()) : bisect_right(keys, -start.timestamp())]
+        return inside, {i.id: tags[i.id] for i in inside if i.id in tags}
+
+
+def gather_window(store: Store, start: datetime, end: datetime) -> tuple[list[Item], dict[str, Classification]]:
+    found = store.get_items(since=start, until=end)
+    return found, store.get_tags(i.id for i in found)
 
 
 def gather(
@@ -96,14 +116,11 @@ def gather(
 ) -> tuple[list[Item], dict[str, Classification]]:
     """The stored items in the edition's window, with their tags."""
     window = edition_window(edition, day)
-    if shared is not None and window in shared.windows:
-        return shared.windows[window]
-    start, end = window
-    found = store.get_items(since=start, until=end)
-    gathered = found, store.get_tags(i.id for i in found)
-    if shared is not None:
-        shared.windows[window] = gathered
-    return gathered
+    if shared is None:
+        return gather_window(store, *window)
+    if window not in shared.windows:
+        shared.windows[window] = shared.cut(*window) or gather_window(store, *window)
+    return shared.windows[window]
 
 
 def wanted(edition: Edition, classification: Classification | None) -> bool:

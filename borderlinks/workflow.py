@@ -283,11 +283,16 @@ def build(
     lock_on = store or home.database_url
     store = store or Store(home.database_url)
     shared = SharedWork()
+    editions = pick_editions(context, edition_slug)
+    dates = {edition.slug: edition_dates(edition, day, until) for edition in editions}
     try:
+        if until is not None:  # one read for every window of the range
+            windows = [edition_window(edition, when) for edition in editions for when in dates[edition.slug]]
+            shared.read_span(store, min(w[0] for w in windows), max(w[1] for w in windows))
         results = [
             select_for_build(context, store, edition, when, draft=draft, allow_empty=allow_empty, force=force, shared=shared)
-            for edition in pick_editions(context, edition_slug)
-            for when in edition_dates(edition, day, until)
+            for edition in editions
+            for when in dates[edition.slug]
         ]
     finally:
         if own_store:
