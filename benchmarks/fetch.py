@@ -1,15 +1,16 @@
 """Benchmark: `borderlinks fetch` against a sequential loop and rss2email.
 
 A local server on 127.0.0.1 to 127.0.0.30 (so per-host limits apply as on
-the web) serves 300 feeds of 50 items (~60 KB each) with 200 ms latency per
-response. Printed, all measured in this run:
+the web) serves 300 feeds of 50 items (~60 KB each, news prose recombined from the
+demo's sample feeds) with 200 ms latency per response. Printed, all
+measured in this run:
 
 - borderlinks fetch as a whole process: wall time, CPU time, peak memory;
 - a plain sequential loop (one request after another, then feedparser), as rss2email does;
 - rss2email 3.14 itself (`r2e run --no-send`) in its own venv, where it installs;
 - a second borderlinks pass, where every feed answers 304.
 
-Usage: python benchmarks/fetch.py [--feeds 300] [--items 50] [--latency 0.2] [--no-rss2email]
+Usage: python benchmarks/fetch.py [--feeds 300] [--items 50] [--latency 0.2] [--no-rss2email] [--keyword-salad]
 """
 
 from __future__ import annotations
@@ -35,12 +36,31 @@ WORDS = (
 ).split()
 
 
-def make_feed(n: int, items: int, rng: random.Random) -> str:
+def demo_prose() -> list[tuple[str, str]]:
+    """Titles and summaries of the demo's sample feeds: news prose in English, Spanish and Portuguese."""
+    import feedparser
+
+    found = []
+    for path in sorted((HERE.parent / "borderlinks" / "demo_data" / "feeds").iterdir()):
+        for entry in feedparser.parse(path.read_bytes()).entries:
+            if entry.get("title") and entry.get("summary"):
+                found.append((entry.title, " ".join(entry.summary.split())))
+    return found
+
+
+def make_feed(n: int, items: int, rng: random.Random, prose: list[tuple[str, str]] | None) -> str:
+    """A feed of ``items`` entries of about 1,200 characters: demo prose recombined, or keyword salad."""
     now = datetime(2025, 3, 20, 12, tzinfo=UTC)
     entries = []
     for i in range(items):
-        title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
-        body = " ".join(rng.choice(WORDS) for _ in range(150))
+        if prose:
+            title = f"{rng.choice(prose)[0]} ({n}-{i})"
+            body = ""
+            while len(body) < 800:
+                body += " " + rng.choice(prose)[1]
+        else:
+            title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
+            body = " ".join(rng.choice(WORDS) for _ in range(150))
         when = format_datetime(now - timedelta(minutes=17 * i + n))
         entries.append(
             f"<item><title>{escape(title)}</title><link>https://outlet{n}.example/{i}/story-{n}-{i}</link>"
@@ -98,15 +118,20 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--no-rss2email", action="store_true")
+    parser.add_argument(
+        "--keyword-salad", action="store_true",
+        help="Fill items with topic keywords only (every word a match): a worst case for classification, not real news.",
+    )
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="borderlinks-bench-"))
     feeds = work / "feeds"
     feeds.mkdir()
     rng = random.Random(7)
+    prose = None if options.keyword_salad else demo_prose()
     sizes = []
     for n in range(options.feeds):
-        text = make_feed(n, options.items, rng)
+        text = make_feed(n, options.items, rng, prose)
         (feeds / f"feed{n}.xml").write_text(text, encoding="utf-8")
         sizes.append(len(text.encode()))
     hosts = [f"127.0.0.{h + 1}" for h in range(options.hosts)]

@@ -29,8 +29,8 @@ from .classify import Classifier
 from .config import FetchSettings, Home
 from .errors import FetchError, ParseError, SourceError
 from .feeds import NotAFeed, parse_feed
-from .model import Classification, Entry, FetchResult, Item, Source, Tag
-from .store import Fetched, SourceState, Store, StoreCounts
+from .model import Entry, FetchResult, Item, Source
+from .store import EncodedTags, Fetched, SourceState, Store, StoreCounts, encode_tags
 from .text import canonical_url, clean_text, stable_id
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -474,7 +474,7 @@ class StoreWriter:
 
     async def save(
         self, state: SourceState, batch: Sequence[Item] = (), identities: Sequence[str] = (),
-        tags: Sequence[Classification | None] = (),
+        tags: Sequence[EncodedTags | None] = (),
     ) -> StoreCounts:
         future: asyncio.Future[StoreCounts] = asyncio.get_running_loop().create_future()
         await self.queue.put((Fetched(state, batch, identities, tags), future))
@@ -508,7 +508,7 @@ class StoreWriter:
         await self.task
 
 
-Parsed = tuple[int, list[tuple[Item, str]], list[Classification | None]]
+Parsed = tuple[int, list[tuple[Item, str]], list[EncodedTags | None]]
 _worker_classifier: Classifier | None = None
 
 
@@ -523,31 +523,11 @@ def parse_and_normalise(source: Source, response: Response, now: datetime, class
     except ParseError as e:
         return e.reason
     pairs = normalise(entries, source, now)
-    tags: list[Classification | None] = [None] * len(pairs)
+    tags: list[EncodedTags | None] = [None] * len(pairs)
     if classifier is not None:
-        tags = [compact(classifier.classify(item.title, item.summary, item.language, item.published.date())) for item, _ in pairs]
+        # Encoded here, in the worker: plain tuples and strings cross the process boundary far faster than dataclasses.
+        tags = [encode_tags(classifier.classify(item.title, item.summary, item.language, item.published.date())) for item, _ in pairs]
     return len(entries), pairs, tags
-
-
-def compact(classification: Classification) -> Classification:
-    """Keep each term's first match per field: enough to say why, and far less to pickle and store.
-
-    A long summary can repeat a term a dozen times; ``classify --explain``
-    re-runs the classifier when every occurrence is wanted.
-    """
-    def first_matches(tag: Tag) -> Tag:
-        seen: set[tuple[str, str]] = set()
-        kept = []
-        for match in tag.matches:
-            if (match.term, match.field) not in seen:
-                seen.add((match.term, match.field))
-                kept.append(match)
-        return tag if len(kept) == len(tag.matches) else replace(tag, matches=tuple(kept))
-
-    return Classification(
-        themes=tuple(first_matches(t) for t in classification.themes),
-        countries=tuple(first_matches(t) for t in classification.countries),
-    )
 
 
 def _init_worker(classifier: Classifier | None) -> None:

@@ -191,7 +191,7 @@ class Fetched:
     state: SourceState
     items: Sequence[Item] = ()
     identities: Sequence[str] = ()
-    tags: Sequence[Classification | None] = ()
+    tags: Sequence[Classification | EncodedTags | None] = ()
 
 
 @dataclass(frozen=True)
@@ -395,7 +395,7 @@ _UPDATE_ITEM = items.update().where(items.c.id == sa.bindparam("b_id")).values(
 
 
 def _save_items(
-    conn: Connection, batch: Sequence[Item], identities: Sequence[str], tags: Sequence[Classification | None]
+    conn: Connection, batch: Sequence[Item], identities: Sequence[str], tags: Sequence[Classification | EncodedTags | None]
 ) -> StoreCounts:
     source_ids = list({item.source_id for item in batch})
     known: dict[tuple[str, str], tuple[str, str]] = {}
@@ -410,7 +410,7 @@ def _save_items(
     updates: list[dict[str, Any]] = []
     seen: set[str] = set()
     stamps: dict[datetime | None, str] = {}
-    tagged: list[tuple[str, Classification]] = []
+    tagged: list[tuple[str, Classification | EncodedTags]] = []
     for item, identity, tag in zip(batch, identities, tags, strict=True):
         if item.first_seen not in stamps:
             stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(UTC))
@@ -445,17 +445,38 @@ def _save_items(
     )
 
 
-def _write_tags(conn: Connection, pairs: Sequence[tuple[str, Classification]], replace: bool) -> int:
+# One stored tag: kind ("theme" or "country"), name, score, and its matches as JSON.
+TagRow = tuple[str, str, float, str]
+EncodedTags = tuple[TagRow, ...]
+
+
+def encode_tags(classification: Classification) -> EncodedTags:
+    """A classification as the store keeps it, keeping each term's first match per field.
+
+    That is enough to say why a tag was given (``classify --explain`` re-runs
+    the classifier for every occurrence); a long summary can repeat a term a
+    dozen times. Plain tuples and strings also pickle far faster than
+    dataclasses, which matters when classification runs in other processes.
+    """
     rows = []
-    for item_id, classification in pairs:
-        for kind, tags in (("theme", classification.themes), ("country", classification.countries)):
-            for tag in tags:
-                rows.append(
-                    {
-                        "item_id": item_id, "kind": kind, "name": tag.name, "score": tag.score,
-                        "matches": json.dumps([[m.term, m.field, m.start, m.end, m.weight] for m in tag.matches], ensure_ascii=False),
-                    }
-                )
+    for kind, tags in (("theme", classification.themes), ("country", classification.countries)):
+        for tag in tags:
+            seen: set[tuple[str, str]] = set()
+            matches = []
+            for m in tag.matches:
+                if (m.term, m.field) not in seen:
+                    seen.add((m.term, m.field))
+                    matches.append([m.term, m.field, m.start, m.end, m.weight])
+            rows.append((kind, tag.name, tag.score, json.dumps(matches, ensure_ascii=False)))
+    return tuple(rows)
+
+
+def _write_tags(conn: Connection, pairs: Sequence[tuple[str, Classification | EncodedTags]], replace: bool) -> int:
+    rows = [
+        {"item_id": item_id, "kind": kind, "name": name, "score": score, "matches": matches}
+        for item_id, tags in pairs
+        for kind, name, score, matches in (encode_tags(tags) if isinstance(tags, Classification) else tags)
+    ]
     if replace:
         for chunk in _chunks([item_id for item_id, _ in pairs], 500):
             conn.execute(item_tags.delete().where(item_tags.c.item_id.in_(chunk)))

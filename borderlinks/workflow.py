@@ -17,9 +17,9 @@ from .config import Home
 from .digest import (
     SharedWork,
     candidates,
-    edition_window,
     digests_from_candidates,
     digests_from_review,
+    edition_window,
     fresh_review,
     gather,
     select_automatic,
