@@ -184,7 +184,7 @@ def _review(home: Home, slug: str, now: datetime, day: date | None = None) -> _O
 
     context = load_context(home)
     edition = pick_editions(context, slug)[0]
-    day = day or edition_date(edition, None, now)
+    day = day or due_day(edition, now) or edition_date(edition, None, now)
     path = review_path(home, edition, day)
     if path.exists() and read_review_file(path).approved:
         return _Outcome("ok", f"{path} is approved already; left as it is")
@@ -210,13 +210,30 @@ def _approval_state(home: Home, edition: Edition, day: date) -> tuple[bool, str]
     return review.approved, f"{path}: status {review.status}"
 
 
+def due_day(edition: Edition, now: datetime) -> date | None:
+    """The date of the run now due: that of the schedule's latest time in the past day, in the edition's zone.
+
+    A 23:50 edition that starts at 00:05 (the scheduler was busy or down) is
+    still the previous day's. None when the edition has no schedule.
+    """
+    from .schedule import cron_trigger
+
+    if not edition.schedule:
+        return None
+    trigger = cron_trigger(edition.schedule, edition.timezone)
+    latest, moment = None, now - timedelta(days=1)
+    while (found := trigger.get_next_fire_time(latest, moment)) is not None and found <= now:
+        latest, moment = found, found + timedelta(microseconds=1)
+    return latest.astimezone(ZoneInfo(edition.timezone)).date() if latest else None
+
+
 def _edition(home: Home, slug: str, job_id: str, day: date | None, now: datetime, *, late_check: bool) -> _Outcome:
     from .workflow import edition_date, load_context, pick_editions
 
     settings = load_schedule_settings(home.content("scheduler"))
     context = load_context(home)
     edition = pick_editions(context, slug)[0]
-    day = day or edition_date(edition, None, now)
+    day = day or due_day(edition, now) or edition_date(edition, None, now)
     automatic = False
     if edition.needs_approval:
         approved, state = _approval_state(home, edition, day)

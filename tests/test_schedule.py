@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from email import message_from_bytes
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -25,7 +26,7 @@ from borderlinks.cli import main
 from borderlinks.config import Home
 from borderlinks.editions import Edition, ScheduleSettings, load_schedule_settings
 from borderlinks.errors import ConfigError, LockError
-from borderlinks.jobs import decide, execute
+from borderlinks.jobs import decide, due_day, execute
 from borderlinks.lock import BUILD_SEND, current_holder, hold_lock, take
 from borderlinks.schedule import (
     cron_trigger,
@@ -583,3 +584,14 @@ def test_a_second_scheduler_on_the_same_database_stops_at_once(running: SiteHome
     err = capsys.readouterr().err
     assert f"Error: another scheduler is running on this database (pid {os.getpid()} since " in err
     assert "borderlinks run); stop it first" in err
+
+
+def test_an_edition_that_starts_after_midnight_is_still_the_day_it_was_due():
+    late = Edition("late", "Late", schedule="50 23 * * *", timezone="America/New_York")
+    new_york = ZoneInfo("America/New_York")
+    assert due_day(late, datetime(2025, 3, 21, 0, 5, tzinfo=new_york)) == date(2025, 3, 20)
+    assert due_day(late, datetime(2025, 3, 20, 23, 55, tzinfo=new_york)) == date(2025, 3, 20)
+    # Weekdays only: on a Saturday afternoon no run is due; the caller falls back to today.
+    weekdays = Edition("daily", "Daily", schedule="0 9 * * mon-fri", timezone="America/New_York")
+    assert due_day(weekdays, datetime(2025, 3, 22, 15, 0, tzinfo=new_york)) is None
+    assert due_day(Edition("manual", "Manual"), datetime(2025, 3, 22, tzinfo=UTC)) is None
