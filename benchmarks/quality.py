@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from borderlinks.classify import Classifier, classify_jsonl, load_places, load_themes  # noqa: E402
 from borderlinks.themes import Gazetteer, Theme  # noqa: E402
 
-SPLITS = ("dev", "heldout", "all")
+SPLITS = ("dev", "heldout", "fresh-tune", "fresh-test", "all")
 
 
 @dataclass
@@ -174,7 +174,10 @@ def _near_misses(item: dict, classifier: Classifier, labels: set[str]) -> dict[s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO / "tests" / "data" / "classify_eval.jsonl")
+    parser.add_argument(
+        "--data", type=Path, nargs="+",
+        default=[REPO / "tests" / "data" / "classify_eval.jsonl", REPO / "tests" / "data" / "classify_fresh.jsonl"],
+    )
     parser.add_argument("--themes", type=Path, default=REPO / "classifiers")
     parser.add_argument("--places", type=Path, default=REPO / "classifiers" / "places")
     parser.add_argument("--errors", action="store_true", help="print false positives and negatives, with their matches")
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     themes = load_themes(args.themes)
     places = load_places(args.places) if args.places.is_dir() else Gazetteer()
     classifier = Classifier(themes, places)
-    items = read_items(args.data)
+    items = [item for path in args.data for item in read_items(path)]
     engine = engine_predictions(items, classifier)
     baseline = baseline_predictions(items, themes, places)
     counts = Counter(i["split"] for i in items)
@@ -194,6 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     select: dict[str, Callable[[dict], bool]] = {
         "dev": lambda i: i["split"] == "dev",
         "heldout": lambda i: i["split"] == "heldout",
+        "fresh-tune": lambda i: i["split"] == "fresh-tune",
+        "fresh-test": lambda i: i["split"] == "fresh-test",
         "all": lambda i: True,
     }
     for split in SPLITS:
