@@ -472,7 +472,8 @@ def test_a_short_real_run_fetches_sends_once_and_stops_cleanly_on_sigterm(site: 
     today = datetime.now(UTC).date()
     httpserver.expect_request("/feed.xml").respond_with_data(rss(today - timedelta(days=1)), content_type="application/rss+xml")
     site.add_feed("news", httpserver.url_for("/feed.xml"))
-    write_edition(site, 'schedule = "0 9 * * *"\ntimezone = "UTC"', slug="daily", sections=True)
+    # Due at midnight UTC: whatever the hour of the test, the run made due below is today's edition.
+    write_edition(site, 'schedule = "0 0 * * *"\ntimezone = "UTC"', slug="daily", sections=True)
     (site.root / "scheduler" / "schedule.toml").write_text("fetch_every = 0.02  # about a second\n", encoding="utf-8")
     with Store(site.home.database_url) as store:
         add_subscriber(site.home, store, "reader@example.org", editions=["daily"])
@@ -551,9 +552,22 @@ def mail_environment(port: int) -> dict[str, str]:
     }
 
 
+def morning_zone() -> str:
+    """A fixed-offset zone where it is now between 9 and 10 a.m., so a 9:00 edition with an 11:00 deadline is waiting."""
+    offset = (9 - datetime.now(UTC).hour + 12) % 24 - 12  # -12 to +11 hours from UTC
+    return f"Etc/GMT{-offset:+d}"  # Etc/GMT signs are inverted: Etc/GMT-5 is five hours ahead of UTC
+
+
 @pytest.fixture
 def running(needs_approval: SiteHome) -> Iterator[SiteHome]:
-    """`borderlinks run` in a thread of this process, waking every second or so; stopped by its event."""
+    """`borderlinks run` in a thread of this process, waking every second or so; stopped by its event.
+
+    The edition runs in a zone where it is morning now, whatever the hour CI runs at.
+    """
+    write_edition(
+        needs_approval, f'schedule = "0 9 * * *"\ntimezone = "{morning_zone()}"\nneeds_approval = true\n'
+        'approval_deadline = "11:00"\nwithout_approval = "skip"', sections=True,
+    )
     (needs_approval.root / "scheduler" / "schedule.toml").write_text("fetch_every = 0.02\n", encoding="utf-8")
     needs_approval.store().close()  # create the database first: the test reads it while the scheduler starts
     stop = threading.Event()
