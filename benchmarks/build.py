@@ -23,6 +23,7 @@ from pathlib import Path
 
 from borderlinks.config import Home
 from borderlinks.demo import run_demo
+from borderlinks.model import Item
 from borderlinks.store import Store
 from borderlinks.tagging import classify_item, make_classifier
 from borderlinks.text import stable_id
@@ -31,24 +32,46 @@ from borderlinks.workflow import build
 MONTH = [date(2025, 3, 1) + timedelta(days=n) for n in range(31)]
 
 
-def fill_store(home: Home, count: int) -> int:
-    """Spread variants of the demo's real-looking items over March 2025, tagged by the real classifier."""
+def variants_of_demo_items(store: Store, count: int) -> list[Item]:
+    """The demo's 122 items, each repeated some 250 times over the month with its words shuffled: a worst case for clustering."""
     rng = random.Random(3)
+    seeds = store.get_items()
+    made = []
+    for n in range(count):
+        base = rng.choice(seeds)
+        when = datetime(2025, 3, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(31 * 86400))
+        words = base.title.split()
+        rng.shuffle(words)
+        title = " ".join(words[: max(4, len(words) - 2)]) + f" ({n})"
+        url = f"{base.url.rstrip('/')}/v{n}"
+        made.append(replace(base, id=stable_id(url), url=url, title=title, published=when, first_seen=when, guid=url))
+    return made
+
+
+def generated_month(home: Home, count: int) -> list[Item]:
+    """A month of distinct stories, 15% of them told again by another outlet (benchmarks/cluster.py's generator).
+
+    Each generated outlet is mapped to one of the demo's sources of the same
+    language, so that sections by kind and lean fill as they would.
+    """
+    from cluster import Generator, read_pairs
+
+    items, _ = Generator(read_pairs()).items(count, days=31, rewrites=0.15)
+    by_language: dict[str, list[str]] = {}
+    for source in home.sources():
+        by_language.setdefault(source.language, []).append(source.id)
+    outlets = sorted({i.source_id for i in items})
+    mapped = {o: by_language.get(o[:2], by_language["en"])[n % len(by_language.get(o[:2], by_language["en"]))] for n, o in enumerate(outlets)}
+    return [replace(i, source_id=mapped[i.source_id], first_seen=i.published, guid=i.url) for i in items]
+
+
+def fill_store(home: Home, count: int, data: str) -> int:
+    """Store ``count`` items over March 2025, tagged by the real classifier."""
     classifier = make_classifier(home)
     with Store(home.database_url) as store:
-        seeds = store.get_items()
-        made, identities, tags = [], [], []
-        for n in range(count):
-            base = rng.choice(seeds)
-            when = datetime(2025, 3, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(31 * 86400))
-            words = base.title.split()
-            rng.shuffle(words)
-            title = " ".join(words[: max(4, len(words) - 2)]) + f" ({n})"
-            url = f"{base.url.rstrip('/')}/v{n}"
-            item = replace(base, id=stable_id(url), url=url, title=title, published=when, first_seen=when, guid=url)
-            made.append(item)
-            identities.append(url)
-            tags.append(classify_item(classifier, item))
+        made = variants_of_demo_items(store, count) if data == "variants" else generated_month(home, count)
+        identities = [i.url for i in made]
+        tags = [classify_item(classifier, i) for i in made]
         from borderlinks.store import Fetched, SourceState
 
         for start in range(0, count, 2000):
@@ -60,6 +83,10 @@ def fill_store(home: Home, count: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=30_000)
+    parser.add_argument(
+        "--data", choices=("generated", "variants"), default="generated",
+        help="generated: distinct stories, 15%% retold (as a month of news); variants: the demo's items repeated ~250 times each",
+    )
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="borderlinks-build-"))
     try:
@@ -67,8 +94,8 @@ def main() -> None:
         shutil.rmtree(work / "home" / "out")
         home = Home(work / "home")
         started = time.perf_counter()
-        stored = fill_store(home, options.items)
-        print(f"prepared {stored:,} stored items over March 2025 in {time.perf_counter() - started:.1f} s (not measured)")
+        stored = fill_store(home, options.items, options.data)
+        print(f"prepared {stored:,} stored items over March 2025 ({options.data}) in {time.perf_counter() - started:.1f} s (not measured)")
 
         with Store(home.database_url) as store:
             t0 = time.perf_counter()
