@@ -535,27 +535,27 @@ def _sort_by_score(tags: list) -> None:
 def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
     """The hits that count, in the order found, and their total weight.
 
-    The same term twice in one field counts once (the first); two terms of one
-    owner on exactly the same words count once (the heavier).
+    The same term twice in one field counts once, at its heavier occurrence
+    (a wildcard demonym may match "haitianos", people, at 0.25 and then
+    "haitiano", the state, at 1); two terms of one owner on exactly the same
+    words count once (the heavier).
     """
     if len(hits) == 1:
         return hits, hits[0][4]
-    seen: set[tuple[str, str]] = set()
-    by_span: dict[tuple[str, int, int], tuple] = {}
-    for hit in hits:
+    best: dict[tuple[str, str], int] = {}  # (term, field) -> index of its heaviest hit
+    for index, hit in enumerate(hits):
         once = (hit[0].text, hit[1])
-        if once in seen:
-            continue
+        kept = best.get(once)
+        if kept is None or hit[4] > hits[kept][4]:
+            best[once] = index
+    by_span: dict[tuple[str, int, int], int] = {}
+    for index in sorted(best.values()):
+        hit = hits[index]
         span = (hit[1], hit[2], hit[3])
         kept = by_span.get(span)
-        if kept is None:
-            by_span[span] = hit
-            seen.add(once)
-        elif hit[4] > kept[4]:
-            by_span[span] = hit
-            seen.add(once)
-            seen.discard((kept[0].text, kept[1]))
-    chosen = list(by_span.values())
+        if kept is None or hit[4] > hits[kept][4]:
+            by_span[span] = index
+    chosen = [hits[index] for index in sorted(by_span.values())]
     score = 0.0
     for hit in chosen:
         score += hit[4]

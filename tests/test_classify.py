@@ -478,3 +478,15 @@ def test_an_official_of_an_unknown_country_is_an_error(tmp_path: Path) -> None:
 def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no themes folder"):
         load_themes(tmp_path / "nowhere")
+
+
+def test_a_term_counts_at_its_heaviest_occurrence_in_a_field():
+    # "haitianos" (people, 0.25) comes first; "el gobierno haitiano" (the state, 1.0) must still count.
+    from borderlinks.config import packaged_defaults
+
+    folder = packaged_defaults() / "classifiers"
+    packaged = Classifier(load_themes(folder), load_places(folder / "places"))
+    text = "Cientos de haitianos esperan en Tijuana. El gobierno haitiano pidió ayuda a México."
+    [haiti] = [d for d in packaged.decide("", text, "es") if d.name == "Haiti"]
+    assert haiti.score == 1.0
+    assert "Haiti" in packaged.classify("", text, "es").country_names
