@@ -49,14 +49,14 @@ def demo_prose() -> list[tuple[str, str]]:
 
 
 def make_feed(n: int, items: int, rng: random.Random, prose: list[tuple[str, str]] | None) -> str:
-    """A feed of ``items`` entries of about 1,200 characters: demo prose recombined, or keyword salad."""
+    """A feed of ``items`` entries of about 1,200 bytes (60 KB a feed): demo prose recombined, or keyword salad."""
     now = datetime(2025, 3, 20, 12, tzinfo=UTC)
     entries = []
     for i in range(items):
         if prose:
             title = f"{rng.choice(prose)[0]} ({n}-{i})"
             body = ""
-            while len(body) < 800:
+            while len(body) < 600:
                 body += " " + rng.choice(prose)[1]
         else:
             title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
