@@ -5,6 +5,15 @@ messages), reopened when lost; ``file`` writes ``.eml`` files (``--dry-run``).
 ``deliver`` raises :class:`SendError` for one recipient (``permanent`` for a
 5xx answer) and :class:`DeliveryError` when the run cannot go on; smtplib's
 exceptions are translated here, once.
+
+**Pipelining.** When the server offers PIPELINING (RFC 2920; Postfix, Exim,
+Sendmail and the large providers all do), ``submit`` sends a message's MAIL,
+RCPT and DATA in one write, its text after the server's 354, and returns
+without waiting for the server's verdict on that text: the verdict is read
+when the next message's commands have gone out, so the server checks one
+message while the sender prepares the next. Each verdict comes back to the
+caller (a :class:`Verdict`) in order, at most one message behind; ``flush``
+collects the last one. Without PIPELINING, ``submit`` is ``deliver``.
 """
 
 from __future__ import annotations
@@ -14,7 +23,8 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,12 +33,34 @@ from .errors import DeliveryError, SendError
 from .render import write_files
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one submitted message: ``error`` None when the server took it."""
+
+    key: Hashable
+    error: SendError | DeliveryError | None = None
+    written: Path | None = None
+
+
 class Transport(Protocol):
     """Where messages go. ``deliver`` raises SendError for one recipient, DeliveryError for the run."""
 
     kind: str
 
+    def open(self) -> None:
+        """Connect now, so that ``eight_bit`` is known before the first message is composed."""
+
+    @property
+    def eight_bit(self) -> bool:
+        """Whether messages may carry 8-bit text (the server offers 8BITMIME)."""
+
     def deliver(self, sender: str, recipient: str, message: bytes, label: str) -> Path | None: ...
+
+    def submit(self, key: Hashable, sender: str, recipient: str, message: bytes, label: str) -> list[Verdict]:
+        """Send one message, perhaps without waiting for it; the verdicts known so far, in order."""
+
+    def flush(self) -> list[Verdict]:
+        """The verdicts of every message submitted and not yet answered."""
 
     def close(self) -> None: ...
 
@@ -48,6 +80,8 @@ class SmtpTransport:
         self.smtp: smtplib.SMTP | None = None
         self.on_connection = 0
         self.connections = 0
+        self.extensions: frozenset[str] | None = None  # as the first connection's EHLO listed them
+        self.pending: tuple[Hashable, str] | None = None  # (key, recipient) of the message whose verdict is unread
 
     @property
     def where(self) -> str:
@@ -93,14 +127,38 @@ class SmtpTransport:
             raise DeliveryError(f"cannot reach the mail server {self.where}: {e}. Check host and port in [mail] or BORDERLINKS_SMTP_HOST/PORT", temporary=True) from e
         self.connections += 1
         self.on_connection = 0
+        if self.extensions is None:
+            self.extensions = frozenset(name for name in ("pipelining", "8bitmime", "size") if smtp.has_extn(name))
         return smtp
 
+    def open(self) -> None:
+        if self.smtp is None:
+            self.smtp = self.connect()
+
+    @property
+    def eight_bit(self) -> bool:
+        return "8bitmime" in (self.extensions or ())
+
+    @property
+    def pipelining(self) -> bool:
+        return "pipelining" in (self.extensions or ())
+
+    def _mail_options(self, message: bytes, size: bool = True) -> list[str]:
+        """BODY=8BITMIME when offered (a 7-bit message may say it too), SIZE unless smtplib adds it."""
+        options = ["BODY=8BITMIME"] if self.eight_bit else []
+        if size and "size" in (self.extensions or ()):
+            options.append(f"SIZE={len(message)}")
+        return options
+
     def deliver(self, sender: str, recipient: str, message: bytes, label: str = "") -> None:
+        for verdict in self.flush():  # never reached by Mailer, which flushes first; kept for callers that mix
+            if verdict.error is not None:
+                raise verdict.error
         if self.smtp is None:
             self.smtp = self.connect()
         smtp = self.smtp
         try:
-            smtp.sendmail(sender, [recipient], message)
+            smtp.sendmail(sender, [recipient], message, mail_options=self._mail_options(message, size=False))
         except smtplib.SMTPRecipientsRefused as e:
             code, text = e.recipients.get(recipient, (550, b"refused"))
             raise SendError(recipient, _answer(code, text), permanent=code >= 500) from e
@@ -123,6 +181,93 @@ class SmtpTransport:
         if self.mail.per_connection and self.on_connection >= self.mail.per_connection:
             self.close()
 
+    def submit(self, key: Hashable, sender: str, recipient: str, message: bytes, label: str = "") -> list[Verdict]:
+        if self.smtp is None:
+            try:
+                self.smtp = self.connect()
+            except DeliveryError as e:  # this message's: nothing is pending on a connection not yet made
+                return [Verdict(key, e)]
+        if not self.pipelining or not (sender + recipient).isascii():
+            verdicts = self.flush()
+            try:
+                self.deliver(sender, recipient, message, label)
+            except (SendError, DeliveryError) as e:
+                return [*verdicts, Verdict(key, e)]
+            return [*verdicts, Verdict(key)]
+        smtp = self.smtp
+        options = "".join(" " + option for option in self._mail_options(message))
+        commands = f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
+        verdicts: list[Verdict] = []
+        try:
+            smtp.sock.sendall(commands)
+            if self.pending is not None:
+                verdicts.append(self._data_verdict())
+            answers = [smtp.getreply() for _ in range(3)]
+        except (smtplib.SMTPException, OSError) as e:
+            return verdicts + self._lost(e, (key, recipient))
+        (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = answers
+        if data_code == 354 and mail_code == 250 and rcpt_code in (250, 251):
+            try:
+                smtp.sock.sendall(_dot_stuffed(message))
+            except OSError as e:
+                return verdicts + self._lost(e, (key, recipient))
+            self.pending = (key, recipient)
+            self.on_connection += 1
+            if self.mail.per_connection and self.on_connection >= self.mail.per_connection:
+                verdicts += self.flush()
+                self.close()
+            return verdicts
+        # Refused before the text: say why, and leave the server ready for the next message.
+        if mail_code != 250:
+            if mail_code >= 500:
+                error: SendError | DeliveryError = DeliveryError(
+                    f"the mail server {self.where} refused the sender {sender}: {_answer(mail_code, mail_text)}. "
+                    "Check sender in [mail] or BORDERLINKS_MAIL_FROM"
+                )
+            else:
+                error = SendError(recipient, _answer(mail_code, mail_text))
+        elif rcpt_code not in (250, 251):
+            error = SendError(recipient, _answer(rcpt_code, rcpt_text), permanent=rcpt_code >= 500)
+        else:
+            error = SendError(recipient, _answer(data_code, data_text), permanent=data_code >= 500)
+        try:
+            if data_code == 354:  # a server that took DATA after all: end the empty text, drop its answer
+                smtp.sock.sendall(b".\r\n")
+                smtp.getreply()
+            if 421 in (mail_code, rcpt_code, data_code):
+                raise smtplib.SMTPServerDisconnected("the server is closing the connection (421)")
+            smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+        return [*verdicts, Verdict(key, error)]
+
+    def flush(self) -> list[Verdict]:
+        if self.pending is None:
+            return []
+        try:
+            return [self._data_verdict()]
+        except (smtplib.SMTPException, OSError) as e:
+            return self._lost(e)
+
+    def _data_verdict(self) -> Verdict:
+        """The server's answer to the pending message's text (raises when the connection is lost)."""
+        assert self.smtp is not None and self.pending is not None
+        key, recipient = self.pending
+        code, text = self.smtp.getreply()
+        self.pending = None
+        if code == 250:
+            return Verdict(key)
+        if code == 421:
+            self._drop()
+        return Verdict(key, SendError(recipient, _answer(code, text), permanent=code >= 500))
+
+    def _lost(self, error: Exception, *unanswered: tuple[Hashable, str]) -> list[Verdict]:
+        """The connection broke: every message without a verdict gets a temporary one."""
+        lost = [self.pending] if self.pending is not None else []
+        self.pending = None
+        self._drop()
+        return [Verdict(key, SendError(recipient, f"connection lost: {error}")) for key, recipient in [*lost, *unanswered]]
+
     def _drop(self) -> None:
         if self.smtp is not None:
             with contextlib.suppress(OSError):
@@ -130,8 +275,19 @@ class SmtpTransport:
         self.smtp = None
 
     def close(self) -> None:
+        if self.pending is not None:  # a caller that closes without flushing: the verdict is lost, the message kept
+            self._drop()
+            self.pending = None
         _quit(self.smtp)
         self.smtp = None
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """The message as DATA text (RFC 5321 4.5.2): lines starting with a dot get another, then the end mark."""
+    data = message.replace(b"\r\n.", b"\r\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 def _quit(smtp: smtplib.SMTP | None) -> None:
@@ -148,9 +304,22 @@ class FileTransport:
     """``--dry-run``: each message as ``<folder>/<post>/<date>/<address>.eml``, written atomically."""
 
     kind = "file"
+    eight_bit = False  # files for any reader: quoted-printable, 7-bit clean
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+
+    def open(self) -> None:
+        pass
+
+    def submit(self, key: Hashable, sender: str, recipient: str, message: bytes, label: str = "") -> list[Verdict]:
+        try:
+            return [Verdict(key, written=self.deliver(sender, recipient, message, label))]
+        except (SendError, DeliveryError) as e:
+            return [Verdict(key, e)]
+
+    def flush(self) -> list[Verdict]:
+        return []
 
     def deliver(self, sender: str, recipient: str, message: bytes, label: str = "") -> Path:
         name = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient) + ".eml"

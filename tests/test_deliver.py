@@ -67,7 +67,10 @@ class Inbox:
 
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
+    pipelining: bool = False  # offer PIPELINING (aiosmtpd reads commands in order, as RFC 2920 asks)
+    mail_options: list[list[str]] = field(default_factory=list)
     refuse: dict[str, list[str]] = field(default_factory=dict)  # address -> answers to RCPT in turn, the last for good; "" accepts
+    refuse_text: dict[str, list[str]] = field(default_factory=dict)  # the same for the answer to the message's text
     hold_after: int | None = None  # hold the DATA after this many messages until released
     holding: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -75,7 +78,7 @@ class Inbox:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's hook name
         self.connections += 1
         session.host_name = hostname
-        return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         answers = self.refuse.get(address)
@@ -91,7 +94,12 @@ class Inbox:
             while not self.release.is_set():
                 await asyncio.sleep(0.01)
             return "451 4.3.0 the sender went away"  # never accepted: the client died waiting for this answer
+        answers = self.refuse_text.get(envelope.rcpt_tos[0])
+        answer = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else ""
+        if answer:
+            return answer
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        self.mail_options.append(list(envelope.mail_options))
         return "250 2.0.0 OK"
 
     def to(self, address: str) -> list[Received]:
@@ -99,14 +107,18 @@ class Inbox:
 
 
 @pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
+def inbox(request: pytest.FixtureRequest) -> Iterator[tuple[Inbox, int]]:
+    """The server; ``@both_ways`` runs a test against it with and without PIPELINING."""
+    handler = Inbox(pipelining=getattr(request, "param", "") == "pipelining")
     port = unused_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="mx.test")
     controller.start()
     yield handler, port
     handler.release.set()
     controller.stop()
+
+
+both_ways = pytest.mark.parametrize("inbox", ["one-by-one", "pipelining"], indirect=True)
 
 
 # -- a home with the demo's items -----------------------------------------------------------
@@ -276,6 +288,7 @@ class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
 # -- the messages -----------------------------------------------------------------------------
 
 
+@both_ways
 def test_each_message_is_multipart_alternative_with_headers_and_its_own_unsubscribe_link(home: Home, inbox):
     server, _port = inbox
     subscribe(home, "ana@example.org,Ana Pérez,,,,active\nbob@example.org,,security-news,,,active\n")
@@ -309,6 +322,7 @@ def test_each_message_is_multipart_alternative_with_headers_and_its_own_unsubscr
     assert {row[1] for row in send_rows(home).values()} == ids
 
 
+@both_ways
 def test_a_subscriber_with_themes_gets_only_those_items_and_nothing_when_none_match(home: Home, inbox):
     server, _port = inbox
     [digest] = the_digest(home)
@@ -363,6 +377,7 @@ def test_a_title_with_a_line_break_and_accents_is_one_encoded_subject_with_no_in
     assert all(not line.startswith((b"Bcc", b"X-Evil")) for line in head.split(b"\r\n"))
 
 
+@both_ways
 def test_messages_go_out_over_one_connection_at_the_configured_rate(home: Home, inbox):
     server, port = inbox
     subscribe(home, "".join(f"r{n}@example.org,,,,,active\n" for n in range(6)))
@@ -375,6 +390,7 @@ def test_messages_go_out_over_one_connection_at_the_configured_rate(home: Home, 
 # -- exactly once ----------------------------------------------------------------------------------
 
 
+@both_ways
 def test_second_send_sends_nothing(home: Home, inbox):
     server, _port = inbox
     subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
@@ -384,6 +400,7 @@ def test_second_send_sends_nothing(home: Home, inbox):
     assert server.connections == 1  # the second run did not even connect
 
 
+@both_ways
 def test_killed_after_the_nth_message_the_next_send_delivers_to_exactly_the_others(home: Home, inbox):
     server, port = inbox
     addresses = [f"reader{n:02d}@example.org" for n in range(12)]
@@ -405,16 +422,20 @@ def test_killed_after_the_nth_message_the_next_send_delivers_to_exactly_the_othe
     server.release.set()
     rows = send_rows(home)
     assert len(server.messages) == 5
-    assert sorted(state for state, _ in rows.values()) == ["sending"] + ["sent"] * 5
-    [(in_flight, (_, kept_id))] = [(k, v) for k, v in rows.items() if v[0] == "sending"]
+    # One by one, only the message waiting for its answer is in flight; pipelined, the next one was claimed too.
+    in_flight = 2 if server.pipelining else 1
+    assert sorted(state for state, _ in rows.values()) == ["sending"] * in_flight + ["sent"] * 5
+    kept = {k: v[1] for k, v in rows.items() if v[0] == "sending"}
 
     [result] = run_send(home, edition=SECURITY, day=DAY)
-    assert (result.sent, result.resumed, result.already) == (7, 1, 5)
+    assert (result.sent, result.resumed, result.already) == (7, in_flight, 5)
     assert sorted(r for m in server.messages for r in m.recipients) == addresses  # each exactly once
-    assert server.to(in_flight)[0].message["Message-ID"] == kept_id  # the same Message-ID as the interrupted try
+    for address, kept_id in kept.items():
+        assert server.to(address)[0].message["Message-ID"] == kept_id  # the same Message-ID as the interrupted try
     assert {state for state, _ in send_rows(home).values()} == {"sent"}
 
 
+@both_ways
 def test_two_thousand_subscribers_with_their_own_themes_each_get_one_message(home: Home, inbox):
     server, _port = inbox
     [digest] = the_digest(home)
@@ -448,6 +469,7 @@ def test_one_post_per_theme_edition_sends_each_post_as_its_own_message(home: Hom
     assert server.to("bob@example.org") == []
 
 
+@both_ways
 def test_an_unsubscribed_reader_gets_nothing_after(home: Home, inbox):
     server, _port = inbox
     subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
@@ -462,6 +484,7 @@ def test_an_unsubscribed_reader_gets_nothing_after(home: Home, inbox):
 # -- failures --------------------------------------------------------------------------------------
 
 
+@both_ways
 def test_a_temporary_refusal_within_the_retries_is_sent_in_the_same_run(home: Home, inbox):
     server, _port = inbox
     subscribe(home, "ana@example.org,,,,,active\n")
@@ -471,6 +494,7 @@ def test_a_temporary_refusal_within_the_retries_is_sent_in_the_same_run(home: Ho
     assert len(server.to("ana@example.org")) == 1 and send_rows(home)["ana@example.org"][0] == "sent"
 
 
+@both_ways
 def test_a_temporary_refusal_past_the_retries_is_deferred_and_sent_by_the_next_run(home: Home, inbox):
     server, _port = inbox
     subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
@@ -484,6 +508,21 @@ def test_a_temporary_refusal_past_the_retries_is_deferred_and_sent_by_the_next_r
     assert len(server.to("ana@example.org")) == 1 and len(server.to("bob@example.org")) == 1
 
 
+@both_ways
+def test_a_refused_text_is_retried_or_recorded_and_the_messages_around_it_go_out_once(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "".join(f"{name}@example.org,,,,,active\n" for name in ("ana", "bob", "eva", "ivo")))
+    server.refuse_text["bob@example.org"] = ["452 4.3.1 insufficient storage", ""]
+    server.refuse_text["eva@example.org"] = ["554 5.6.0 message content rejected"]
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent, result.deferred, result.failed) == (3, 0, (("eva@example.org", "554 5.6.0 message content rejected"),))
+    assert sorted(r for m in server.messages for r in m.recipients) == ["ana@example.org", "bob@example.org", "ivo@example.org"]
+    assert {k: v[0] for k, v in send_rows(home).items()} == {
+        "ana@example.org": "sent", "bob@example.org": "sent", "eva@example.org": "failed", "ivo@example.org": "sent",
+    }
+
+
+@both_ways
 def test_a_permanent_refusal_is_recorded_with_the_servers_answer_and_not_retried(home: Home, inbox, capsys):
     server, _port = inbox
     subscribe(home, "ana@example.org,,,,,active\nghost@example.org,,,,,active\n")
@@ -501,6 +540,7 @@ def test_a_permanent_refusal_is_recorded_with_the_servers_answer_and_not_retried
     assert retried.sent == 1 and len(server.to("ghost@example.org")) == 1
 
 
+@both_ways
 def test_no_server_stops_the_run_with_a_clear_message_and_loses_nothing(home: Home, inbox, capsys):
     _server, port = inbox
     subscribe(home, "ana@example.org,,,,,active\n")
@@ -539,6 +579,22 @@ def test_dry_run_writes_eml_files_and_records_nothing(home: Home, inbox):
     assert all(p.parent == home.root / "out" / "outbox" / SECURITY / DAY.isoformat() for p in result.files)
     message = email.message_from_bytes(result.files[0].read_bytes(), policy=email.policy.default)
     assert message.get_content_type() == "multipart/alternative"
+    assert {p["Content-Transfer-Encoding"] for p in message.iter_parts()} == {"quoted-printable"}  # 7-bit files
+
+
+@both_ways
+def test_a_server_offering_8bitmime_gets_the_text_unencoded_and_the_same_content(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\n")
+    [dry] = run_send(home, edition=SECURITY, day=DAY, dry_run=True)
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert result.sent == 1 and sorted(server.mail_options[0]) == ["BODY=8BITMIME", f"SIZE={len(server.messages[0].data)}"]
+    sent = server.messages[0].message
+    written = email.message_from_bytes(dry.files[0].read_bytes(), policy=email.policy.default)
+    assert [p["Content-Transfer-Encoding"] for p in sent.iter_parts()] == ["8bit", "8bit"]
+    assert "Colombia".encode() in server.messages[0].data and "ó".encode() in server.messages[0].data  # UTF-8 as is
+    assert max(len(line) for line in server.messages[0].data.split(b"\r\n")) <= 998
+    assert [p.get_content() for p in sent.iter_parts()] == [p.get_content() for p in written.iter_parts()]
 
 
 def test_the_environment_overrides_the_mail_settings_and_a_password_in_the_file_is_refused(tmp_path: Path):
@@ -576,6 +632,30 @@ def test_composed_message_round_trips_through_the_email_parser():
     assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable's limit
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
     assert message["From"] == "Border Links <l@example.org>" and message["Subject"] == "Título"
+
+
+def test_8bit_parts_keep_lines_under_998_octets_and_fall_back_to_quoted_printable():
+    head = letterhead(Path("borderlinks.toml"), "https://links.example.org/", "Border Links", MailSettings(sender="l@example.org"))
+    digest = Digest("e", "e", "Título", "2025-03-21", "daily")
+    summary = " ".join(["la migración por el Darién"] * 60)  # one paragraph of 1,700 octets
+    page = f'<p class="item" style="margin: 0 0 16px;"><a href="https://x.example/a b" title="a b c">Título</a> {summary}</p>\n'
+    long_word = "x" * 1200
+    subscriber = Subscriber("a@example.org", token="t" * 32)
+    for text, html_page, expected in (
+        ("Línea\n.\n", page, ["8bit", "8bit"]),
+        (f"{long_word}\n", f"<pre>{summary}</pre>\n", ["quoted-printable", "quoted-printable"]),
+    ):
+        prepared = prepare(digest, text, html_page, head)
+        data = compose(prepared, subscriber, head, "<1@example.org>", datetime.now(UTC), eight_bit=True)
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == expected
+        assert max(len(line) for line in data.split(b"\r\n")) <= 998
+        plain, rich = parts(message)  # type: ignore[arg-type]
+        assert plain.replace("\r\n", "\n") == text
+        assert " ".join(rich.split()) == " ".join(html_page.split())  # a line break only where a space was
+    broken = prepare(digest, "", page, head).html
+    assert '<a href="https://x.example/a b" title="a b c">' in broken  # never inside a tag
+    assert all(len(line.encode()) <= 800 for line in broken.split("\n"))
 
 
 def test_send_is_in_the_readme():
