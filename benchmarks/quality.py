@@ -6,12 +6,14 @@ Run from the repository root::
     python benchmarks/quality.py --errors         # plus every false positive and negative of dev
     python benchmarks/quality.py --errors --split heldout
 
-Reads tests/data/classify_eval.jsonl, one labelled item a line:
-``{"id", "title", "text", "language", "themes": [...], "countries": [...], "split": "dev"|"heldout"}``.
+Reads tests/data/classify_eval.jsonl, classify_fresh.jsonl and classify_fresh2.jsonl,
+one labelled item a line:
+``{"id", "title", "text", "language", "themes": [...], "countries": [...], "split": ...}``.
 Items go through :func:`classify_jsonl`, the same interface other tools use.
 
-Tune terms on dev only and read heldout once in a while: heldout tells whether
-the tuning generalises. The baseline is what one gets without the engine: a
+Tune terms on dev and fresh-tune only and read the others once in a while:
+heldout and fresh-test tell whether the tuning generalises, and fresh2 (written
+blind, after the last tuning round) is read only to report. The baseline is what one gets without the engine: a
 theme is given when a word of its title (4 letters or more) is a lower-case
 substring of the item, a country when its English name is.
 """
@@ -32,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from borderlinks.classify import Classifier, classify_jsonl, load_places, load_themes  # noqa: E402
 from borderlinks.themes import Gazetteer, Theme  # noqa: E402
 
-SPLITS = ("dev", "heldout", "fresh-tune", "fresh-test", "all")
+SPLITS = ("dev", "heldout", "fresh-tune", "fresh-test", "fresh2", "all")
 
 
 @dataclass
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data", type=Path, nargs="+",
-        default=[REPO / "tests" / "data" / "classify_eval.jsonl", REPO / "tests" / "data" / "classify_fresh.jsonl"],
+        default=[REPO / "tests" / "data" / name for name in ("classify_eval.jsonl", "classify_fresh.jsonl", "classify_fresh2.jsonl")],
     )
     parser.add_argument("--themes", type=Path, default=REPO / "classifiers")
     parser.add_argument("--places", type=Path, default=REPO / "classifiers" / "places")
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         "heldout": lambda i: i["split"] == "heldout",
         "fresh-tune": lambda i: i["split"] == "fresh-tune",
         "fresh-test": lambda i: i["split"] == "fresh-test",
+        "fresh2": lambda i: i["split"] == "fresh2",
         "all": lambda i: True,
     }
     for split in SPLITS:

@@ -49,6 +49,7 @@ THEME, EXCLUDE, EXCLUDE_NEAR, REQUIRE, PLACE, OFFICIAL, MASK, IGNORE = range(8)
 
 # Evidence that the country's state acted, which is never a passing mention.
 _STATE_ACTORS = frozenset({"institution", "official"})
+_ONLY_PEOPLE = frozenset({"people", "former_official"})  # evidence of people from a country, not of the country
 
 _WILD = {"": "", "*": r"[^\W\d_]*", "?": r"[^\W\d_]?"}
 
@@ -213,7 +214,11 @@ class Classifier:
         decides the officials in office; it defaults to today.
         """
         themes, countries = self._decide(fold_text(title or ""), fold_text(summary or ""), when, detail=False)
-        return Classification(themes=tuple(themes), countries=tuple(countries))
+        result = _new(Classification)
+        fields = result.__dict__
+        fields["themes"] = tuple(themes)
+        fields["countries"] = tuple(countries)
+        return result
 
     def decide(self, title: str, summary: str, language: str | None = None, when: date | None = None) -> list[Decision]:
         """Every theme and country with at least one match, given or not, and why.
@@ -277,7 +282,7 @@ class Classifier:
                         if stop > place_end:
                             place_end = stop
                         for owner, term, title_weight, weight, kind in place_uses:
-                            if kind == "demonym" and padded[stop] == "s" and people != 1.0:
+                            if kind == "demonym" and people != 1.0 and (padded[stop] == "s" or _of_people(padded, start, stop)):
                                 places.append((term, field, start, stop, (title_weight if in_title else weight) * people, "people", owner))
                             else:
                                 places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
@@ -398,24 +403,26 @@ class Classifier:
             chosen, score = (hits, hits[0][4]) if len(hits) == 1 else _score(hits)
             if score > top:
                 top = score
-            scored.append((owner, chosen, score, len(hits)))
+            scored.append((owner, chosen, score, hits))
         threshold, floor, names = self.scoring.threshold, self.scoring.relative * top, self._country_names
         tags = []
         repeats, group_alone = self.scoring.repeat, self.scoring.group_alone
-        for owner, chosen, score, mentions in scored:
+        for owner, chosen, score, hits in scored:
             if score < threshold:
                 continue
             if not group_alone and _only_groups(chosen):
                 continue
-            if len(chosen) > 1 or (repeats and mentions > 1):
-                tags.append(_tag(names[owner], score, _matches(chosen)))
+            if len(hits) == 1:  # the common case, without building lists
+                kind = hits[0][5]
+            else:
+                named = _named(chosen)
+                if len(named) > 1 or (repeats and len(_named(hits)) > 1):
+                    tags.append(_tag(names[owner], score, _matches(chosen)))
+                    continue
+                kind = (named or chosen)[0][5]
+            if kind not in _STATE_ACTORS and (score < floor or (listed and owner in listed)):  # see _passing, _listed
                 continue
-            term, field, start, stop, weight, kind, _ = chosen[0]
-            if score < floor and kind not in _STATE_ACTORS:  # a passing mention, see _passing
-                continue
-            if listed and mentions == 1 and owner in listed and kind not in _STATE_ACTORS:
-                continue
-            tags.append(_tag(names[owner], score, (_match(term.text, field, start, stop, weight),)))
+            tags.append(_tag(names[owner], score, _matches(chosen)))
         return tags
 
     def _countries(self, places: list[tuple], masks: list, absent: list, day: date | None) -> list[Decision]:
@@ -446,11 +453,11 @@ class Classifier:
         floor = relative * max(score for _, score in scored.values())
         result = []
         for owner, (chosen, score) in scored.items():
-            passing = _passing(chosen, score, floor) and not (self.scoring.repeat and len(by_country.get(owner, ())) > 1)
+            mentions = len(_named(by_country.get(owner, [])))
+            passing = _passing(chosen, score, floor) and not (self.scoring.repeat and mentions > 1)
             groups_only = not self.scoring.group_alone and _only_groups(chosen)
-            in_list = (
-                owner in listed and len(by_country.get(owner, ())) == 1 and len(chosen) == 1 and chosen[0][5] not in _STATE_ACTORS
-            )
+            named = _named(chosen)
+            in_list = owner in listed and mentions <= 1 and len(named) <= 1 and (named or chosen)[0][5] not in _STATE_ACTORS
             given = bool(chosen) and score >= threshold and not passing and not groups_only and not in_list
             extra = notes.get(owner, [])
             if chosen and score < threshold:
@@ -516,14 +523,47 @@ def _only_groups(chosen: list[tuple]) -> bool:
     return bool(chosen)
 
 
+# A singular demonym next to one of these words names a person or people, not the
+# country's state: "Venezuelan migrants", "a Honduran man", "un migrante venezolano".
+_PEOPLE_AFTER = frozenset(
+    "migrant migrants immigrant immigrants national nationals citizen citizens refugee refugees deportee deportees "
+    "asylum crosser crossers detainee detainees prisoner prisoners worker workers man men woman women child children "
+    "boy boys girl girls teen teens teenager teenagers youth youths family families exile exiles passenger passengers "
+    "student students people diaspora community communities father mother son daughter".split()
+)
+_PEOPLE_BEFORE = frozenset(
+    "migrante inmigrante emigrante ciudadano ciudadana nacional refugiado refugiada deportado deportada solicitante "
+    "nino nina menor joven mujer hombre familia trabajador trabajadora exiliado exiliada preso presa detenido detenida "
+    "pasajero pasajera padre madre hijo hija imigrante cidadao cidada crianca".split()
+)
+
+
+def _of_people(padded: str, start: int, stop: int) -> bool:
+    """Whether a singular demonym (from ``start``, a space, to ``stop``, its last letter) stands next to a word for people."""
+    after = padded.find(" ", stop + 2)
+    if after != -1 and padded[stop + 2:after] in _PEOPLE_AFTER:
+        return True
+    return padded[padded.rfind(" ", 0, start) + 1:start] in _PEOPLE_BEFORE
+
+
+def _named(hits: list[tuple]) -> list[tuple]:
+    """The hits that name the country itself: not its people ("venezolanos") nor its former officials.
+
+    "Venezuela" once and "Venezuelans" once is still one mention of the country:
+    a story about Venezuelans in the United States names the country in passing.
+    """
+    return [hit for hit in hits if hit[5] not in _ONLY_PEOPLE]
+
+
 def _passing(chosen: list[tuple], score: float, floor: float) -> bool:
     """A country named once in an item about another country is a passing mention.
 
     "More than twenty times that of Spain", or "migrants from Venezuela" in a
     story about a raid in Texas, however clear the name. Its state acting (an
-    institution, an official) is not.
+    institution, an official) is not. Its people do not make a second mention.
     """
-    return len(chosen) == 1 and score < floor and chosen[0][5] not in _STATE_ACTORS
+    named = _named(chosen)
+    return bool(chosen) and len(named) <= 1 and score < floor and (named or chosen)[0][5] not in _STATE_ACTORS
 
 
 def _sort_by_score(tags: list) -> None:
@@ -542,6 +582,10 @@ def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
     """
     if len(hits) == 1:
         return hits, hits[0][4]
+    if len(hits) == 2:  # the common case: two different terms on different words
+        a, b = hits
+        if (a[1] != b[1] or a[0].text != b[0].text) and (a[1], a[2], a[3]) != (b[1], b[2], b[3]):
+            return hits, a[4] + b[4]
     best: dict[tuple[str, str], int] = {}  # (term, field) -> index of its heaviest hit
     for index, hit in enumerate(hits):
         once = (hit[0].text, hit[1])
@@ -564,7 +608,8 @@ def _score(hits: list[tuple]) -> tuple[list[tuple], float]:
 
 # The generated __init__ of a frozen dataclass sets every field through
 # object.__setattr__; with about ten Tags and Matches an item that was an eighth
-# of classify's time. These two fill the instance's dict directly: the objects
+# of classify's time. These two (and classify, for the Classification) fill the
+# instance's dict directly, item by item, with no keyword dict built: the objects
 # are the same (equal, hashable, frozen). tests/test_classify.py checks that the
 # model classes stay plain enough for this (no __post_init__, no __slots__).
 _new = object.__new__
@@ -573,14 +618,22 @@ _new = object.__new__
 def _match(term: str, field: str, start: int, end: int, weight: float) -> Match:
     """``Match(term, field, start, end, weight)``, made faster."""
     match = _new(Match)
-    match.__dict__.update(term=term, field=field, start=start, end=end, weight=weight)
+    fields = match.__dict__  # item assignment: no keyword dict built per call
+    fields["term"] = term
+    fields["field"] = field
+    fields["start"] = start
+    fields["end"] = end
+    fields["weight"] = weight
     return match
 
 
 def _tag(name: str, score: float, matches: tuple[Match, ...]) -> Tag:
     """``Tag(name, score, matches)``, made faster."""
     tag = _new(Tag)
-    tag.__dict__.update(name=name, score=score, matches=matches)
+    fields = tag.__dict__
+    fields["name"] = name
+    fields["score"] = score
+    fields["matches"] = matches
     return tag
 
 

@@ -140,10 +140,12 @@ def test_matches_report_offsets_in_the_folded_text() -> None:
 def test_tags_and_matches_are_the_model_objects() -> None:
     import dataclasses
 
-    from borderlinks.model import Match, Tag
+    from borderlinks.model import Classification, Match, Tag
 
-    for cls in (Match, Tag):  # the classifier fills their dicts directly, for speed
+    for cls in (Match, Tag, Classification):  # the classifier fills their dicts directly, for speed
         assert not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls)
+    result = classifier().classify("", "ICE agents", when=TODAY)
+    assert result == Classification(result.themes, result.countries) and hash(result)
     tag = classifier().classify("", "ICE agents", when=TODAY).themes[0]
     assert tag == Tag("enforcement", 1.0, (Match("ICE", "summary", 0, 3, 1.0),))
     assert hash(tag) == hash(Tag("enforcement", 1.0, (Match("ICE", "summary", 0, 3, 1.0),)))
@@ -246,6 +248,29 @@ def test_a_country_named_once_in_a_story_about_another_is_a_passing_mention() ->
 def test_a_country_named_twice_is_not_a_passing_mention() -> None:
     title, summary = "Texas deploys troops in Eagle Pass", "Border Patrol agents met migrants from Venezuela and Caracas."
     assert countries(title, summary) == ["United States", "Venezuela"]
+
+
+@cache
+def packaged() -> Classifier:
+    repo = Path(__file__).parent.parent
+    return Classifier(load_themes(repo / "classifiers"), load_places(repo / "classifiers" / "places"))
+
+
+def test_a_countrys_people_are_not_a_second_mention_of_the_country() -> None:
+    title = "Texas deploys troops in Eagle Pass"
+    summary = "Border Patrol agents in El Paso and Eagle Pass said most Venezuelans they met had left Venezuela years ago."
+    assert packaged().classify(title, summary, when=TODAY).country_names == ["United States"]
+    [venezuela] = [d for d in packaged().decide(title, summary, when=TODAY) if d.name == "Venezuela"]
+    assert venezuela.evidence == ("people", "name") and "a passing mention" in venezuela.notes[-1]
+
+
+def test_a_singular_demonym_beside_a_word_for_people_names_people_not_the_state() -> None:
+    def venezuela(title: str) -> tuple[str, ...]:
+        return next(d.evidence for d in packaged().decide(title, "", when=TODAY) if d.name == "Venezuela")
+
+    assert venezuela("A Venezuelan man drowned near Eagle Pass") == ("people",)
+    assert venezuela("Un migrante venezolano murió en Texas") == ("people",)
+    assert venezuela("Venezuelan troops deploy along the border") == ("demonym",)
 
 
 def test_an_official_counts_only_while_in_office() -> None:
