@@ -459,7 +459,7 @@ class Mailer:
                 message_id = message_id or make_msgid(domain=self.letterhead.domain)
                 if not self.log.claim(post, day, digest.edition, subscriber, message_id, begun=bool(before)):
                     continue
-                message = compose(copy, subscriber, self.letterhead, message_id, datetime.now(UTC), eight_bit)
+                message = _Composed(copy, subscriber, self.letterhead, message_id, eight_bit)
                 run.waiting[key] = (subscriber, message, before)
                 self.pacer.wait()
                 run.settle(self.transport.submit(key, self.letterhead.sender.addr_spec, subscriber.email, message, label))
@@ -510,6 +510,22 @@ class Mailer:
         return "deferred", reason, None
 
 
+class _Composed:
+    """A subscriber's message, composed on first call (by the transport, when its commands are out)."""
+
+    __slots__ = ("args", "data")
+
+    def __init__(self, prepared: Prepared, subscriber: Subscriber, letterhead: Letterhead, message_id: str, eight_bit: bool) -> None:
+        self.args = (prepared, subscriber, letterhead, message_id, eight_bit)
+        self.data: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if self.data is None:
+            prepared, subscriber, letterhead, message_id, eight_bit = self.args
+            self.data = compose(prepared, subscriber, letterhead, message_id, datetime.now(UTC), eight_bit)
+        return self.data
+
+
 class _Stop(Exception):
     """The run cannot go on (no server, sender refused): carries the DeliveryError."""
 
@@ -524,7 +540,7 @@ class _Run:
         self.mailer = mailer
         self.digest = digest
         self.label = label
-        self.waiting: dict[int, tuple[Subscriber, bytes, str]] = {}  # submitted, verdict unread: subscriber, message, state before
+        self.waiting: dict[int, tuple[Subscriber, _Composed, str]] = {}  # submitted, verdict unread: subscriber, message, state before
         self.counts = {"sent": 0, "resumed": 0, "deferred": 0}
         self.failed: list[tuple[str, str]] = []
         self.files: list[Path] = []
@@ -545,7 +561,7 @@ class _Run:
             else:
                 self.settle(self.mailer.transport.flush())
                 try:
-                    state, reason, written = self.mailer._transmit(subscriber.email, message, self.label, failed=error)
+                    state, reason, written = self.mailer._transmit(subscriber.email, message(), self.label, failed=error)
                 except DeliveryError as e:
                     self.waiting[verdict.key] = (subscriber, message, before)  # type: ignore[index]
                     raise _Stop(e) from e

@@ -33,6 +33,13 @@ from .errors import DeliveryError, SendError
 from .render import write_files
 
 
+Message = bytes | Callable[[], bytes]  # a message, or what makes it when the transport is ready for it
+
+
+def _made(message: Message) -> bytes:
+    return message() if callable(message) else message
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one submitted message: ``error`` None when the server took it."""
@@ -56,8 +63,12 @@ class Transport(Protocol):
 
     def deliver(self, sender: str, recipient: str, message: bytes, label: str) -> Path | None: ...
 
-    def submit(self, key: Hashable, sender: str, recipient: str, message: bytes, label: str) -> list[Verdict]:
-        """Send one message, perhaps without waiting for it; the verdicts known so far, in order."""
+    def submit(self, key: Hashable, sender: str, recipient: str, message: Message, label: str) -> list[Verdict]:
+        """Send one message, perhaps without waiting for it; the verdicts known so far, in order.
+
+        ``message`` may be a function that makes it: a pipelining transport calls
+        it once the commands are out, so the server reads them meanwhile.
+        """
 
     def flush(self) -> list[Verdict]:
         """The verdicts of every message submitted and not yet answered."""
@@ -143,10 +154,10 @@ class SmtpTransport:
     def pipelining(self) -> bool:
         return "pipelining" in (self.extensions or ())
 
-    def _mail_options(self, message: bytes, size: bool = True) -> list[str]:
-        """BODY=8BITMIME when offered (a 7-bit message may say it too), SIZE unless smtplib adds it."""
+    def _mail_options(self, message: Message, size: bool = True) -> list[str]:
+        """BODY=8BITMIME when offered (a 7-bit message may say it too); SIZE when asked and offered."""
         options = ["BODY=8BITMIME"] if self.eight_bit else []
-        if size and "size" in (self.extensions or ()):
+        if size and "size" in (self.extensions or ()) and isinstance(message, bytes):
             options.append(f"SIZE={len(message)}")
         return options
 
@@ -181,7 +192,7 @@ class SmtpTransport:
         if self.mail.per_connection and self.on_connection >= self.mail.per_connection:
             self.close()
 
-    def submit(self, key: Hashable, sender: str, recipient: str, message: bytes, label: str = "") -> list[Verdict]:
+    def submit(self, key: Hashable, sender: str, recipient: str, message: Message, label: str = "") -> list[Verdict]:
         if self.smtp is None:
             try:
                 self.smtp = self.connect()
@@ -190,16 +201,19 @@ class SmtpTransport:
         if not self.pipelining or not (sender + recipient).isascii():
             verdicts = self.flush()
             try:
-                self.deliver(sender, recipient, message, label)
+                self.deliver(sender, recipient, _made(message), label)
             except (SendError, DeliveryError) as e:
                 return [*verdicts, Verdict(key, e)]
             return [*verdicts, Verdict(key)]
         smtp = self.smtp
-        options = "".join(" " + option for option in self._mail_options(message))
+        # SIZE only when the message is made already: a message made after the commands are
+        # out lets the server read them (and finish the one before) while it is composed.
+        options = "".join(" " + option for option in self._mail_options(message, size=not callable(message)))
         commands = f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
         verdicts: list[Verdict] = []
         try:
             smtp.sock.sendall(commands)
+            message = _made(message)
             if self.pending is not None:
                 verdicts.append(self._data_verdict())
             answers = [smtp.getreply() for _ in range(3)]
@@ -312,9 +326,9 @@ class FileTransport:
     def open(self) -> None:
         pass
 
-    def submit(self, key: Hashable, sender: str, recipient: str, message: bytes, label: str = "") -> list[Verdict]:
+    def submit(self, key: Hashable, sender: str, recipient: str, message: Message, label: str = "") -> list[Verdict]:
         try:
-            return [Verdict(key, written=self.deliver(sender, recipient, message, label))]
+            return [Verdict(key, written=self.deliver(sender, recipient, _made(message), label))]
         except (SendError, DeliveryError) as e:
             return [Verdict(key, e)]
 

@@ -588,7 +588,9 @@ def test_a_server_offering_8bitmime_gets_the_text_unencoded_and_the_same_content
     subscribe(home, "ana@example.org,,,,,active\n")
     [dry] = run_send(home, edition=SECURITY, day=DAY, dry_run=True)
     [result] = run_send(home, edition=SECURITY, day=DAY)
-    assert result.sent == 1 and sorted(server.mail_options[0]) == ["BODY=8BITMIME", f"SIZE={len(server.messages[0].data)}"]
+    # One by one, smtplib declares the SIZE; pipelined, the commands go before the message is composed.
+    size = [] if server.pipelining else [f"SIZE={len(server.messages[0].data)}"]
+    assert result.sent == 1 and sorted(server.mail_options[0]) == ["BODY=8BITMIME", *size]
     sent = server.messages[0].message
     written = email.message_from_bytes(dry.files[0].read_bytes(), policy=email.policy.default)
     assert [p["Content-Transfer-Encoding"] for p in sent.iter_parts()] == ["8bit", "8bit"]
