@@ -45,7 +45,7 @@ __all__ = [
 TITLE, SUMMARY = "title", "summary"
 
 # What a key of the automaton stands for: (kind, owner index, term, extra).
-THEME, EXCLUDE, EXCLUDE_NEAR, REQUIRE, PLACE, OFFICIAL, MASK, IGNORE = range(8)
+THEME, EXCLUDE, EXCLUDE_NEAR, REQUIRE, PLACE, OFFICIAL, MASK, IGNORE, PAIR = range(9)
 
 # Evidence that the country's state acted, which is never a passing mention.
 _STATE_ACTORS = frozenset({"institution", "official"})
@@ -145,6 +145,10 @@ def _compile(themes: tuple[Theme, ...], gazetteer: Gazetteer, scoring: PlaceScor
         for group, terms in enumerate(theme.require):
             for term in _distinct(terms):
                 add(REQUIRE, i, term, group)
+        for number, pair in enumerate(theme.pairs):
+            for side, terms in enumerate((pair.first, pair.second)):
+                for term in _distinct(terms):
+                    add(PAIR, i, term, (number, side))
     index = {c.name: i for i, c in enumerate(gazetteer.countries)}
     for i, country in enumerate(gazetteer.countries):
         by_pattern: dict[tuple, tuple[str, Term]] = {}
@@ -244,6 +248,7 @@ class Classifier:
         near: dict[int, list[tuple]] = {}
         required: dict[int, set[int]] = {}
         masks: list[tuple[int, Term, str, int, int]] = []  # owner -1: a mask; else an ignore of that country
+        pair_hits: dict[int, list[tuple]] = {}  # theme -> ((pair, side), term, field, start, stop)
         absent: list[tuple[int, Official, Term]] = []
         nested = False  # whether two place hits share words, so that one may hide the other
         day = when
@@ -317,8 +322,16 @@ class Classifier:
                             vetoes.setdefault(owner, term)
                         elif kind == EXCLUDE_NEAR:
                             near.setdefault(owner, []).append((term, field, start, stop))
+                        elif kind == PAIR:
+                            pair_hits.setdefault(owner, []).append((extra, term, field, start, stop))
                         else:
                             masks.append((owner, term, field, start, stop))
+
+        if pair_hits:
+            texts = {TITLE: title, SUMMARY: summary}
+            for i, found in pair_hits.items():
+                for hit in self._paired(i, found, texts):
+                    theme_hits.setdefault(i, []).append(hit)
 
         found = []
         if theme_hits:
@@ -353,6 +366,30 @@ class Classifier:
         if len(countries) > 1:
             _sort_by_score(countries)
         return found, countries
+
+    def _paired(self, index: int, found: list[tuple], texts: dict[str, str]) -> list[tuple]:
+        """A theme's pairs met in the item: per pair, its nearest couple (in the title first), as one hit."""
+        theme = self.themes[index]
+        hits = []
+        for number, pair in enumerate(theme.pairs):
+            best = None
+            for (first_of, side), a, field, a_start, a_stop in found:
+                if first_of != number or side != 0:
+                    continue
+                folded = texts[field]
+                for (second_of, other), b, where, b_start, b_stop in found:
+                    if second_of != number or other != 1 or where != field or not (a_stop < b_start or (b_stop < a_start and not pair.ordered)):
+                        continue
+                    gap = max(folded.count(" ", a_stop, b_start), folded.count(" ", b_stop, a_start))
+                    if gap <= pair.within:
+                        rank = (field != TITLE, gap)
+                        if best is None or rank < best[0]:
+                            best = (rank, a, b, field, min(a_start, b_start), max(a_stop, b_stop))
+            if best is not None:
+                _rank, a, b, field, start, stop = best
+                weight = pair.weight * (theme.title_weight if field == TITLE else 1.0)
+                hits.append((Term(f"{a.text} … {b.text}", (), ()), field, start, stop, weight, "pair"))
+        return hits
 
     def _theme(
         self, index: int, hits: list[tuple], veto: Term | None, near: list[tuple] | None, required: set[int] | None,

@@ -23,8 +23,10 @@ from .tomlfile import LineIndex, nearest, read_toml
 
 THEME_KEYS = (
     "slug", "title", "description", "threshold", "title_weight",
-    "terms", "weights", "exclude", "exclude_near", "near", "require",
+    "terms", "weights", "exclude", "exclude_near", "near", "require", "pair",
 )
+PAIR_KEYS = ("first", "second", "within", "ordered", "weight")
+DEFAULT_WITHIN = 8
 PLACE_KEYS = ("country", "official", "mask")
 COUNTRY_KEYS = ("name", "names", "demonyms", "places", "institutions", "groups", "ignore")
 OFFICIAL_KEYS = ("name", "aliases", "country", "role", "from", "until")
@@ -75,7 +77,26 @@ class Theme:
     exclude_near: tuple[Term, ...] = ()
     near: int = DEFAULT_NEAR
     require: tuple[tuple[Term, ...], ...] = ()
+    pairs: tuple[Pair, ...] = ()
     path: Path | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two lists of terms that weigh together when a term of each is within ``within`` words.
+
+    Neither word alone says much ("soldiers", "opened fire"); together, near,
+    they say what the theme is about. The nearest couple in an item counts once.
+    ``ordered``: the first term must come before the second ("soldiers killed",
+    not "killed two soldiers").
+    """
+
+    first: tuple[Term, ...]
+    second: tuple[Term, ...]
+    within: int = DEFAULT_WITHIN
+    weight: float = 1.0
+    ordered: bool = False
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -313,13 +334,43 @@ def _parse_theme(src: _Source) -> Theme | None:
     exclude = src.terms(data["exclude"], "exclude", at("exclude"), allow_empty=True) if "exclude" in data else []
     exclude_near = src.terms(data["exclude_near"], "exclude_near", at("exclude_near"), allow_empty=True) if "exclude_near" in data else []
     require = _require(src, data["require"], at("require")) if "require" in data else []
+    pairs = _tables(src, "pair", lambda src, table, index: _parse_pair(src, table, index, threshold))
     if src.errors:
         return None
     return Theme(
         slug=slug, title=title.strip(), terms=tuple(terms), description=description.strip(),
         threshold=threshold, title_weight=title_weight, exclude=tuple(exclude),
-        exclude_near=tuple(exclude_near), near=near, require=tuple(tuple(g) for g in require), path=path,
+        exclude_near=tuple(exclude_near), near=near, require=tuple(tuple(g) for g in require),
+        pairs=tuple(pairs), path=path,
     )
+
+
+def _parse_pair(src: _Source, table: dict[str, Any], index: int, threshold: float) -> Pair | None:
+    """One [[pair]] table: first and second (lists of terms), within (words), weight (default: the threshold)."""
+    before = len(src.errors)
+    header = _check_keys(src, table, "pair", index, PAIR_KEYS)
+    example = 'Write e.g. first = ["soldiers", "police"] and second = ["opened fire", "killed"]'
+    sides = []
+    for key in ("first", "second"):
+        line = src.lines.key("pair", index, key) or header
+        if key not in table:
+            src.error(f"[[pair]] number {index + 1} has no '{key}'", header, key, example)
+            sides.append([])
+        else:
+            sides.append(src.terms(table[key], key, line))
+    within = table.get("within", DEFAULT_WITHIN)
+    if isinstance(within, bool) or not isinstance(within, int) or within < 1:
+        src.error("'within' must be a whole number of words, 1 or more", src.lines.key("pair", index, "within") or header,
+                  "within", f"Write e.g. within = {DEFAULT_WITHIN}")
+        within = DEFAULT_WITHIN
+    weight = _number(src, table, "weight", src.lines.key("pair", index, "weight") or header, threshold, "2.0")
+    ordered = table.get("ordered", False)
+    if not isinstance(ordered, bool):
+        src.error("'ordered' must be true or false", src.lines.key("pair", index, "ordered") or header, "ordered",
+                  "Write ordered = true (the first term before the second) or leave it out")
+    if len(src.errors) > before:
+        return None
+    return Pair(tuple(sides[0]), tuple(sides[1]), within, weight, bool(ordered), header)
 
 
 def _misplaced(src: _Source, table: str, key: str) -> bool:

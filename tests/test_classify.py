@@ -451,6 +451,50 @@ def test_a_theme_file_with_every_kind_of_mistake_reports_each_with_its_line(tmp_
     assert "broken.toml:3: unknown key 'treshold'. Did you mean 'threshold'?" in str(caught.value)
 
 
+PAIRED_THEME = """\
+slug = "abuses"
+title = "Abuses by state forces"
+threshold = 2.0
+
+[terms]
+en = ["extrajudicial killing*"]
+
+[[pair]]
+first = ["soldier*", "troops", "police", "militares", "soldados", "policías"]
+second = ["opened fire", "shot", "killed", "abrieron fuego", "dispararon", "mataron"]
+within = 5
+ordered = true
+"""
+
+
+def test_a_pair_weighs_when_its_two_terms_are_near_each_other_in_order(tmp_path: Path) -> None:
+    write(tmp_path, "abuses.toml", PAIRED_THEME)
+    paired = Classifier(load_themes(tmp_path))
+
+    def slugs(title: str, summary: str = "") -> list[str]:
+        return paired.classify(title, summary).theme_slugs
+
+    assert slugs("Soldados abrieron fuego contra una camioneta con migrantes en Chiapas") == ["abuses"]
+    assert slugs("", "Police in Rosario shot a teenager during a raid, witnesses said.") == ["abuses"]
+    assert slugs("", "Troops arrived in the city. Nobody knows who, months earlier, had opened fire.") == []  # 7 words apart
+    assert slugs("Gang killed two soldiers in an ambush") == []  # the first term must come first
+    assert slugs("Soldiers", "A storm killed two people") == []  # not in the same field
+    [decision] = paired.decide("", "Militares mataron a cinco jóvenes en Nuevo Laredo.")
+    assert decision.given and decision.evidence == ("pair",) and decision.matches[0].term == "militares … mataron"
+    assert decision.score == 2.0  # the weight defaults to the threshold: a pair alone gives the theme
+
+
+def test_a_pair_with_mistakes_reports_each_with_its_line(tmp_path: Path) -> None:
+    write(tmp_path, "abuses.toml", PAIRED_THEME.replace("within = 5", "within = 0\nwhithin = 3").replace(
+        'first = ["soldier*", "troops", "police", "militares", "soldados", "policías"]\n', ""))
+    with pytest.raises(ConfigErrors) as caught:
+        load_themes(tmp_path)
+    found = {(e.line, e.key): str(e) for e in caught.value.errors}
+    assert "has no 'first'" in found[(8, "first")]
+    assert "whole number of words" in found[(10, "within")]
+    assert "Did you mean 'within'?" in found[(11, "whithin")]
+
+
 def test_a_theme_without_terms_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "empty.toml", 'slug = "empty"\ntitle = "Empty"\n')
     with pytest.raises(ConfigError, match=r"empty.toml:1: missing \[terms\] table"):
