@@ -176,7 +176,8 @@ def _compile(themes: tuple[Theme, ...], gazetteer: Gazetteer, scoring: PlaceScor
                 tail,
                 tuple((u[1], u[2], u[4], u[5]) for u in uses if u[0] == THEME),
                 tuple((u[1], u[2], u[4], u[5], u[3]) for u in uses if u[0] == PLACE),
-                tuple(u for u in uses if u[0] not in (THEME, PLACE)),
+                tuple((u[1], u[2], u[3][0] * 2 + u[3][1]) for u in uses if u[0] == PAIR),
+                tuple(u for u in uses if u[0] not in (THEME, PLACE, PAIR)),
             )
             for tail, uses in tails.values()
         )
@@ -248,7 +249,7 @@ class Classifier:
         near: dict[int, list[tuple]] = {}
         required: dict[int, set[int]] = {}
         masks: list[tuple[int, Term, str, int, int]] = []  # owner -1: a mask; else an ignore of that country
-        pair_hits: dict[int, list[tuple]] = {}  # theme -> ((pair, side), term, field, start, stop)
+        pair_hits: dict[int, dict[int, list[tuple]]] = {}  # theme -> pair * 2 + side -> (term, field, start, stop)
         absent: list[tuple[int, Official, Term]] = []
         nested = False  # whether two place hits share words, so that one may hide the other
         day = when
@@ -264,7 +265,7 @@ class Classifier:
             place_end = -1
             for end, (length, patterns) in automaton.iter(padded):
                 start = end - length + 1
-                for tail, theme_uses, place_uses, other_uses in patterns:
+                for tail, theme_uses, place_uses, pair_uses, other_uses in patterns:
                     if tail is None:
                         stop = end - 1
                     else:
@@ -291,6 +292,15 @@ class Classifier:
                                 places.append((term, field, start, stop, (title_weight if in_title else weight) * people, "people", owner))
                             else:
                                 places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
+                    for owner, term, side in pair_uses:
+                        found = pair_hits.get(owner)
+                        if found is None:
+                            pair_hits[owner] = found = {}
+                        sides = found.get(side)
+                        if sides is None:
+                            found[side] = [(term, field, start, stop)]
+                        else:
+                            sides.append((term, field, start, stop))
                     for kind, owner, term, extra, title_weight, weight in other_uses:
                         if kind == REQUIRE:
                             groups = required.get(owner)
@@ -322,8 +332,6 @@ class Classifier:
                             vetoes.setdefault(owner, term)
                         elif kind == EXCLUDE_NEAR:
                             near.setdefault(owner, []).append((term, field, start, stop))
-                        elif kind == PAIR:
-                            pair_hits.setdefault(owner, []).append((extra, term, field, start, stop))
                         else:
                             masks.append((owner, term, field, start, stop))
 
@@ -367,20 +375,29 @@ class Classifier:
             _sort_by_score(countries)
         return found, countries
 
-    def _paired(self, index: int, found: list[tuple], texts: dict[str, str]) -> list[tuple]:
-        """A theme's pairs met in the item: per pair, its nearest couple (in the title first), as one hit."""
+    def _paired(self, index: int, found: dict[int, list[tuple]], texts: dict[str, str]) -> list[tuple]:
+        """A theme's pairs met in the item: per pair, its nearest couple (in the title first), as one hit.
+
+        ``found``: the hits of each side of each pair, keyed pair number * 2 + side.
+        """
         theme = self.themes[index]
         hits = []
-        for number, pair in enumerate(theme.pairs):
+        for side in sorted(found) if len(found) > 1 else ():  # in the file's order; one side alone is no pair
+            if side % 2 or side + 1 not in found:
+                continue
+            firsts, pair = found[side], theme.pairs[side // 2]
             best = None
-            for (first_of, side), a, field, a_start, a_stop in found:
-                if first_of != number or side != 0:
-                    continue
+            for a, field, a_start, a_stop in firsts:
                 folded = texts[field]
-                for (second_of, other), b, where, b_start, b_stop in found:
-                    if second_of != number or other != 1 or where != field or not (a_stop < b_start or (b_stop < a_start and not pair.ordered)):
+                for b, where, b_start, b_stop in found[side + 1]:
+                    if where != field:
                         continue
-                    gap = max(folded.count(" ", a_stop, b_start), folded.count(" ", b_stop, a_start))
+                    if a_stop < b_start:
+                        gap = folded.count(" ", a_stop, b_start)
+                    elif b_stop < a_start and not pair.ordered:
+                        gap = folded.count(" ", b_stop, a_start)
+                    else:
+                        continue
                     if gap <= pair.within:
                         rank = (field != TITLE, gap)
                         if best is None or rank < best[0]:
