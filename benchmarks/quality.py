@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from borderlinks.classify import Classifier, classify_jsonl, load_places, load_themes  # noqa: E402
 from borderlinks.themes import Gazetteer, Theme  # noqa: E402
 
+SECOND_ANNOTATOR = {"fresh2": REPO / "tests" / "data" / "classify_fresh2_second.jsonl"}
 SPLITS = ("dev", "heldout", "fresh-tune", "fresh-test", "fresh2", "fresh3", "all")
 
 
@@ -216,6 +217,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n== {split} ({len(chosen)} items)")
         report("engine", chosen, engine, per_theme=not args.brief)
         report("baseline (title words / English name as substrings)", chosen, baseline, per_theme=not args.brief)
+        if split in SECOND_ANNOTATOR and SECOND_ANNOTATOR[split].exists():
+            # What a second careful reader gives, against the same labels: the ceiling to judge the engine by.
+            second = {str(d["id"]): d for d in read_items(SECOND_ANNOTATOR[split])}
+            report("second annotator, labelling blind", chosen, second, per_theme=not args.brief)
     if args.errors:
         print_errors(items, engine, classifier, args.split)
 
