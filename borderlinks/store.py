@@ -3,12 +3,17 @@
 The schema lives here, in one place, with numbered migrations applied at
 start (``SCHEMA_VERSION`` and ``MIGRATIONS``). Times are stored as ISO 8601
 UTC strings so that they sort and compare the same on every backend.
+
+Several processes may write at once (the fetch's worker processes each
+store what they parse): every write transaction takes SQLite's write lock
+when it begins, so what it looked up stays true until it commits.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,7 +163,10 @@ SCHEMA_VERSION = max(MIGRATIONS)
 
 def utc_text(value: datetime) -> str:
     """The stored form of a time: ISO 8601, UTC, second precision."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(UTC)
+    if value.year >= 1000:  # isoformat is several times faster than strftime, which does not pad years below 1000
+        return value.isoformat()[:19] + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_utc_text(value: str | None) -> datetime | None:
@@ -205,8 +213,15 @@ class StoreCounts:
 class Store:
     """Items, per-source state and tags in one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, lock: AbstractContextManager[object] | None = None) -> None:
+        """Open (and migrate) the database at ``url``.
+
+        ``lock`` is held around every write transaction, for processes that
+        write to one SQLite file at once: SQLite's own wait for its write lock
+        polls with sleeps of up to 100 ms, a shared lock hands over at once.
+        """
         self.url = url
+        self._lock = lock or nullcontext()
         try:
             if url.startswith("sqlite:///"):
                 path = Path(url.removeprefix("sqlite:///"))
@@ -218,7 +233,8 @@ class Store:
             if self.engine.dialect.name == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             try:
-                self.migrate()
+                if migrate:
+                    self.migrate()
             except sa.exc.OperationalError as e:
                 # Two processes opening a new database at once: the loser finds the tables made; once more.
                 if "already exists" not in str(e):
@@ -231,6 +247,26 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def is_sqlite_file(self) -> bool:
+        """True for a SQLite database in a file, which other processes can open and write to as well."""
+        url = self.engine.url
+        return self.engine.dialect.name == "sqlite" and url.database not in (None, "", ":memory:") and "memory" not in str(url.query)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at once.
+
+        SQLite's default deferred transaction reads first and fails at its first
+        write if another process wrote in between; an immediate one waits for the
+        lock (busy_timeout) and then sees the latest rows, so the lookups that
+        decide between insert and update stay true until the commit.
+        """
+        with self._lock, self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
 
     def __enter__(self) -> Store:
         return self
@@ -264,8 +300,8 @@ class Store:
         return {row["source_id"]: _state_from_row(row) for row in rows}
 
     def save_source_state(self, state: SourceState) -> None:
-        with self.engine.begin() as conn:
-            _write_state(conn, state)
+        with self._writing() as conn:
+            _write_states(conn, [state])
 
     # -- items ----------------------------------------------------------
     def save_items(self, batch: Sequence[Item], identities: Sequence[str], state: SourceState | None = None) -> StoreCounts:
@@ -275,20 +311,23 @@ class Store:
         same as a stored one when it has the same (source, identity) or the
         same canonical URL; an unchanged item costs nothing.
         """
-        with self.engine.begin() as conn:
-            counts = _save_items(conn, batch, identities, [None] * len(batch)) if batch else StoreCounts()
+        prepared = _prepare([(batch, identities, [None] * len(batch))])
+        with self._writing() as conn:
+            counts = _save_prepared(conn, prepared)[0]
             if state is not None:
-                _write_state(conn, state)
+                _write_states(conn, [state])
         return counts
 
     def save_fetches(self, fetches: Sequence[Fetched]) -> list[StoreCounts]:
-        """Several sources' items, tags and states in one transaction; counts per source, in order."""
-        results = []
-        with self.engine.begin() as conn:
-            for fetched in fetches:
-                tags = fetched.tags or [None] * len(fetched.items)
-                results.append(_save_items(conn, fetched.items, fetched.identities, tags) if fetched.items else StoreCounts())
-                _write_state(conn, fetched.state)
+        """Several sources' items, tags and states in one transaction; counts per source, in order.
+
+        The result is the same as saving the sources one after another, with a
+        handful of statements for the lot instead of a handful per source.
+        """
+        prepared = _prepare([(f.items, f.identities, f.tags or [None] * len(f.items)) for f in fetches])
+        with self._writing() as conn:
+            results = _save_prepared(conn, prepared)
+            _write_states(conn, [f.state for f in fetches])
         return results
 
     def get_items(
@@ -335,7 +374,7 @@ class Store:
     def save_tags(self, tagged: Iterable[tuple[str, Classification]]) -> int:
         """Replace the tags of each given item with a new classification."""
         pairs = list(tagged)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             return _write_tags(conn, pairs, replace=True)
 
     def get_tags(self, item_ids: Iterable[str], *, with_matches: bool = False) -> dict[str, Classification]:
@@ -361,10 +400,12 @@ class Store:
 
 
 _UPDATE_STATE = source_state.update().where(source_state.c.source_id == sa.bindparam("b_source_id"))
+_KNOWN_STATES = sa.select(source_state.c.source_id).where(source_state.c.source_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def _write_state(conn: Connection, state: SourceState) -> None:
-    values = {
+def _state_row(state: SourceState) -> dict[str, Any]:
+    return {
+        "source_id": state.source_id,
         "etag": state.etag,
         "last_modified": state.last_modified,
         "last_fetch_at": utc_text(state.last_fetch_at) if state.last_fetch_at else None,
@@ -376,9 +417,22 @@ def _write_state(conn: Connection, state: SourceState) -> None:
         "failing_since": utc_text(state.failing_since) if state.failing_since else None,
         "consecutive_failures": state.consecutive_failures,
     }
-    done = conn.execute(_UPDATE_STATE, {"b_source_id": state.source_id, **values}).rowcount
-    if not done:
-        conn.execute(source_state.insert().values(source_id=state.source_id, **values))
+
+
+def _write_states(conn: Connection, states: Sequence[SourceState]) -> None:
+    """Update the sources' stored states, inserting those seen for the first time; the last state of a source wins."""
+    rows = {state.source_id: _state_row(state) for state in states}
+    known: set[str] = set()
+    for chunk in _chunks(list(rows), 500):
+        known.update(conn.execute(_KNOWN_STATES, {"ids": chunk}).scalars())
+    updates = [{"b_source_id": source_id, **row} for source_id, row in rows.items() if source_id in known]
+    inserts = [row for source_id, row in rows.items() if source_id not in known]
+    for row in updates:
+        del row["source_id"]
+    if updates:
+        conn.execute(_UPDATE_STATE, updates)
+    if inserts:
+        conn.execute(source_state.insert(), inserts)
 
 
 # Built once: rebuilding statements per source costs more than running them.
@@ -394,60 +448,112 @@ _UPDATE_ITEM = items.update().where(items.c.id == sa.bindparam("b_id")).values(
 )
 
 
-def _save_items(
-    conn: Connection, batch: Sequence[Item], identities: Sequence[str], tags: Sequence[Classification | EncodedTags | None]
-) -> StoreCounts:
-    source_ids = list({item.source_id for item in batch})
-    known: dict[tuple[str, str], tuple[str, str]] = {}
-    by_url: dict[str, tuple[str, str]] = {}
-    for chunk in _chunks(list(set(identities)), 500):
+def _prepare(batches: Sequence[Batch]) -> list[list[Prepared]]:
+    """Hashes, rows and encoded tags of the items to save: the part of saving that needs no transaction."""
+    stamps: dict[datetime | None, str] = {}
+    prepared = []
+    for batch, identities, tags in batches:
+        rows = []
+        for item, identity, tag in zip(batch, identities, tags, strict=True):
+            if item.first_seen not in stamps:
+                stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(UTC))
+            digest = content_hash(item)
+            encoded = encode_tags(tag) if isinstance(tag, Classification) else tag
+            rows.append((item, identity, encoded, digest, _item_row(item, identity, digest, stamps[item.first_seen])))
+        prepared.append(rows)
+    return prepared
+
+
+def _save_prepared(conn: Connection, batches: Sequence[Sequence[Prepared]]) -> list[StoreCounts]:
+    """Several sources' items and tags, with the result of saving them one source after another.
+
+    Lookups, inserts, updates and tags each take one statement (or one per
+    500 keys) for all the sources. What a source would have found stored by
+    the sources before it is tracked in memory; within a source, as before,
+    items are matched only against what was stored before it.
+    """
+    known: dict[tuple[str, str], str] = {}  # (source, identity) -> item id
+    by_url: dict[str, str] = {}  # canonical URL -> item id
+    hashes: dict[str, str] = {}  # item id -> content hash
+    source_ids = list({p[0].source_id for batch in batches for p in batch})
+    for chunk in _chunks(list({p[1] for batch in batches for p in batch}), 500):
         for row in conn.execute(_BY_IDENTITY, {"sources": source_ids, "identities": chunk}):
-            known[(row.source_id, row.identity)] = (row.id, row.content_hash)
-    for chunk in _chunks(list({item.url for item in batch if item.url}), 500):
+            known[(row.source_id, row.identity)] = row.id
+            hashes[row.id] = row.content_hash
+    for chunk in _chunks(list({p[0].url for batch in batches for p in batch if p[0].url}), 500):
         for row in conn.execute(_BY_URL, {"urls": chunk}):
-            by_url[row.url] = (row.id, row.content_hash)
+            by_url[row.url] = row.id
+            hashes[row.id] = row.content_hash
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    stamps: dict[datetime | None, str] = {}
-    tagged: list[tuple[str, Classification | EncodedTags]] = []
-    for item, identity, tag in zip(batch, identities, tags, strict=True):
-        if item.first_seen not in stamps:
-            stamps[item.first_seen] = utc_text(item.first_seen or datetime.now(UTC))
-        stamp = stamps[item.first_seen]
-        digest = content_hash(item)
-        existing = known.get((item.source_id, identity)) or (by_url.get(item.url) if item.url else None)
-        if existing is None:
-            if item.id not in seen:
-                seen.add(item.id)
-                inserts.append(_item_row(item, identity, digest, stamp))
+    tag_rows: dict[str, EncodedTags] = {}
+    retagged: list[str] = []
+    results = []
+    for batch in batches:
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        tagged: list[tuple[str, EncodedTags]] = []
+        seen: set[str] = set()
+        for item, identity, tag, digest, row in batch:
+            stored_id = known.get((item.source_id, identity)) or (by_url.get(item.url) if item.url else None)
+            if stored_id is None:
+                if item.id not in seen:
+                    seen.add(item.id)
+                    new.append(row)
+                    if tag is not None:
+                        tagged.append((item.id, tag))
+                continue
+            if hashes[stored_id] != digest and stored_id not in seen:
+                seen.add(stored_id)
+                changed.append(
+                    {"b_id": stored_id, "title": item.title, "summary": item.summary, "author": item.author,
+                     "content_hash": digest, "last_changed": row["last_changed"]}
+                )
                 if tag is not None:
-                    tagged.append((item.id, tag))
-            continue
-        stored_id, stored_hash = existing
-        if stored_hash != digest and stored_id not in seen:
-            seen.add(stored_id)
-            updates.append(
-                {"b_id": stored_id, "title": item.title, "summary": item.summary, "author": item.author,
-                 "content_hash": digest, "last_changed": stamp}
+                    tagged.append((stored_id, tag))
+        # What the next source finds stored, as if this one had been written already.
+        for row in new:
+            known[(row["source_id"], row["identity"])] = row["id"]
+            if row["url"]:
+                by_url[row["url"]] = row["id"]
+            hashes[row["id"]] = row["content_hash"]
+        for row in changed:
+            hashes[row["b_id"]] = row["content_hash"]
+        for item_id, tag in tagged:
+            tag_rows[item_id] = tag
+            if changed:  # a source with updates replaces the tags of everything it tags
+                retagged.append(item_id)
+        inserts += new
+        updates += changed
+        results.append(
+            StoreCounts(
+                new=len(new), updated=len(changed),
+                new_ids=tuple(r["id"] for r in new), changed_ids=tuple(r["b_id"] for r in changed),
             )
-            if tag is not None:
-                tagged.append((stored_id, tag))
+        )
     if inserts:
         conn.execute(_INSERT_ITEM, inserts)
     if updates:
         conn.execute(_UPDATE_ITEM, updates)
-    if tagged:
-        _write_tags(conn, tagged, replace=bool(updates))
-    return StoreCounts(
-        new=len(inserts), updated=len(updates),
-        new_ids=tuple(r["id"] for r in inserts), changed_ids=tuple(r["b_id"] for r in updates),
-    )
+    for chunk in _chunks(retagged, 500):
+        conn.execute(item_tags.delete().where(item_tags.c.item_id.in_(chunk)))
+    rows = [
+        {"item_id": item_id, "kind": kind, "name": name, "score": score, "matches": matches}
+        for item_id, encoded in tag_rows.items()
+        for kind, name, score, matches in encoded
+    ]
+    if rows:
+        conn.execute(item_tags.insert(), rows)
+    return results
 
 
 # One stored tag: kind ("theme" or "country"), name, score, and its matches as JSON.
 TagRow = tuple[str, str, float, str]
 EncodedTags = tuple[TagRow, ...]
+# One source's items to save: the items, their identities and their tags.
+Batch = tuple[Sequence[Item], Sequence[str], Sequence[Classification | EncodedTags | None]]
+# One item ready to save: the item, its identity, its encoded tags, its content hash and its row.
+Prepared = tuple[Item, str, EncodedTags | None, str, dict[str, Any]]
 
 
 def encode_tags(classification: Classification) -> EncodedTags:

@@ -39,6 +39,7 @@ def _tag_replacement(match: re.Match[str]) -> str:
     name = match.group(1)
     return " " if name is None or name.lower() in _BLOCK_NAMES else ""
 
+_SPACES = re.compile("  +")
 _DROP_HINT = re.compile(r"<(?:script|style|iframe|object|embed|noscript|template|svg|math|head|title)\b", re.I)
 
 
@@ -54,7 +55,7 @@ def clean_text(value: str | None, limit: int | None = None) -> str:
     if not value:
         return ""
     text = value
-    if _TAG_HINT.search(text):
+    if _may_hold_markup(text):
         for _ in range(2):
             if "<" in text:
                 if "<!" in text or "]]>" in text:
@@ -68,13 +69,27 @@ def clean_text(value: str | None, limit: int | None = None) -> str:
             if decoded == text:
                 break
             text = decoded
-            if not _TAG_HINT.search(text):
+            if not _may_hold_markup(text):
                 break
-    text = text.replace("\u00ad", "").replace("\ufeff", "").replace("\u200b", "")
-    text = " ".join(text.split())
+    text = _one_line(text)
     if limit is not None:
         text = truncate_words(text, limit)
     return text
+
+
+def _one_line(text: str) -> str:
+    """Soft hyphens and zero-width characters dropped, each run of whitespace one space, none at the ends."""
+    if text.isprintable():
+        # Those characters and every whitespace character but the space are unprintable: collapsing
+        # runs of spaces gives what the general case gives, three times faster on a long summary.
+        return _SPACES.sub(" ", text).strip(" ")
+    text = text.replace("\u00ad", "").replace("\ufeff", "").replace("\u200b", "")
+    return " ".join(text.split())
+
+
+def _may_hold_markup(text: str) -> bool:
+    """Whether ``text`` has a tag or an entity; the substring tests skip the regular expression for plain text."""
+    return ("<" in text or "&" in text) and _TAG_HINT.search(text) is not None
 
 
 def truncate_words(text: str, limit: int) -> str:

@@ -409,3 +409,123 @@ def test_atom_xhtml_text_constructs_are_read(site: SiteHome, httpserver: HTTPSer
         (item,) = store.get_items()
     assert item.title == "Ecuador extends its emergency"
     assert item.summary == "The decree covers seven provinces."
+
+
+def big_feed(outlet: str, shared: int = 0, items: int = 30) -> bytes:
+    """An RSS feed over ParsePool.MIN_BYTES, so that a worker process parses and stores it; the first ``shared`` links are common to every outlet."""
+    entries = []
+    for i in range(items):
+        wire = i < shared
+        link = f"https://wire.example/story-{i}" if wire else f"https://{outlet}.example/story-{i}"
+        entries.append(
+            f"<item><title>{'Wire' if wire else outlet} story {i}</title><link>{link}</link><guid>{outlet}-{i}</guid>"
+            f"<pubDate>Thu, 20 Mar 2025 14:{i % 60:02d}:00 -0500</pubDate>"
+            f"<description>&lt;p&gt;{'Migrantes cruzan el Darién rumbo al norte. ' * 14}&lt;/p&gt;</description></item>"
+        )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{outlet}</title>{"".join(entries)}</channel></rss>'.encode()
+
+
+def test_many_large_feeds_are_parsed_and_stored_by_worker_processes(site: SiteHome, httpserver: HTTPServer, monkeypatch):
+    from borderlinks.sources import ParsePool
+
+    handed: list[str] = []
+    parse_and_save = ParsePool.parse_and_save
+
+    async def spy(self, source, response, now, state):
+        handed.append(source.id)
+        return await parse_and_save(self, source, response, now, state)
+
+    monkeypatch.setattr(ParsePool, "parse_and_save", spy)
+    for n in range(20):
+        httpserver.expect_request(f"/f{n}").respond_with_data(big_feed(f"outlet{n}", shared=5), content_type=RSS)
+        site.add_feed(f"feed-{n}", httpserver.url_for(f"/f{n}"))
+    results = fetch(site.home)
+    assert len(handed) == 20
+    assert all(r.status == "ok" and r.entries == 30 for r in results)
+    # The five wire stories every outlet carries are stored once, by whichever source came first.
+    assert (sum(r.new_items for r in results), sum(r.updated_items for r in results)) == (20 * 25 + 5, 0)
+    with site.store() as store:
+        assert len(store.get_items()) == 20 * 25 + 5
+        assert all(state.last_status == "ok" for state in store.source_states().values())
+    assert sum(r.new_items + r.updated_items for r in fetch(site.home)) == 0
+
+
+def saved_scenario(seed: int):
+    """Fetches of a few sources whose items overlap by URL and identity, some changed since a first save."""
+    import random
+    from datetime import UTC, datetime
+
+    from borderlinks.model import Classification, Item, Tag
+    from borderlinks.store import Fetched, SourceState
+
+    rng = random.Random(seed)
+    now = datetime(2025, 3, 20, 12, tzinfo=UTC)
+
+    def item(source: str) -> tuple[Item, str]:
+        n = rng.randrange(12)
+        url = rng.choice([f"https://wire.example/{n}", f"https://{source}.example/{n}", ""])
+        identity = rng.choice([url, f"{source}-{n}", f"shared-{n}"]) or f"{source}-{n}"
+        title = f"Story {n} v{rng.randrange(2)}"
+        made = Item(
+            id=f"{seed}-{source}-{n}-{url}"[-16:] if not url else url[-16:], source_id=source, url=url, title=title,
+            summary=rng.choice(["", "Cruces en el Darién."]), published=now, language="es", guid=identity, first_seen=now,
+        )
+        return made, identity
+
+    def tags() -> Classification | None:
+        return rng.choice([None, Classification(themes=(Tag(name=f"theme-{rng.randrange(3)}", score=1.0),), countries=())])
+
+    def fetches() -> list[Fetched]:
+        made = []
+        for source in rng.sample(["a", "b", "c", "d"], 3):
+            pairs = {}
+            for _ in range(rng.randrange(6)):
+                pair = item(source)
+                pairs.setdefault(pair[0].id, pair)  # one item per id, as a real feed's normalised entries would be
+            chosen = list(pairs.values())
+            made.append(Fetched(SourceState(source, etag=str(seed)), [p[0] for p in chosen], [p[1] for p in chosen], [tags() for _ in chosen]))
+        return made
+
+    return fetches(), fetches()
+
+
+def dump(store) -> tuple:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return tuple(
+            sorted(tuple(row) for row in conn.execute(sa.text(f"SELECT * FROM {table}")))
+            for table in ("items", "item_tags", "source_state")
+        )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_saving_sources_together_is_saving_them_one_after_another(tmp_path, seed):
+    from sqlalchemy.exc import IntegrityError
+
+    from borderlinks.store import Store
+
+    first, second = saved_scenario(seed)
+    together, one_by_one = Store(f"sqlite:///{tmp_path}/together.db"), Store(f"sqlite:///{tmp_path}/one-by-one.db")
+    outcomes = []
+    for store, grouped in ((together, True), (one_by_one, False)):
+        try:
+            counts = []
+            for fetches in (first, second):
+                counts += store.save_fetches(fetches) if grouped else [store.save_fetches([f])[0] for f in fetches]
+            outcomes.append(counts)
+        except IntegrityError:  # two items of one source with one identity: refused either way
+            outcomes.append("refused")
+    assert outcomes[0] == outcomes[1]
+    if outcomes[0] != "refused":
+        assert dump(together) == dump(one_by_one)
+
+
+def test_stored_times_are_iso_utc_to_the_second():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from borderlinks.store import utc_text
+
+    assert utc_text(datetime(2025, 3, 20, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))) == "2025-03-21T04:59:59Z"
+    for when in (datetime(2025, 3, 20, 12, tzinfo=UTC), datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)):
+        assert utc_text(when) == when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -65,3 +65,68 @@ def test_malformed_urls_are_kept_and_never_printed_as_links():
     assert not is_web_url("https://x.com:abc/a")
     assert not is_web_url("javascript:alert(1)")
     assert is_web_url("https://x.example/a?b=c")
+
+
+def clean_text_reference(value: str | None, limit: int | None = None) -> str:
+    """clean_text as first written, without its shortcuts: what the fast paths must give."""
+    import html
+
+    from borderlinks import text as t
+
+    if not value:
+        return ""
+    text = value
+    if t._TAG_HINT.search(text):
+        for _ in range(2):
+            if "<" in text:
+                if "<!" in text or "]]>" in text:
+                    text = t._COMMENT.sub(" ", text)
+                if t._DROP_HINT.search(text):
+                    text = t._DROP.sub(" ", text)
+                text = t._TAG.sub(t._tag_replacement, text)
+            if "&" not in text:
+                break
+            decoded = html.unescape(text)
+            if decoded == text:
+                break
+            text = decoded
+            if not t._TAG_HINT.search(text):
+                break
+    text = text.replace("\u00ad", "").replace("\ufeff", "").replace("\u200b", "")
+    text = " ".join(text.split())
+    return truncate_words(text, limit) if limit is not None else text
+
+
+# Every kind of whitespace, the invisible characters clean_text drops, markup and entities.
+TRICKY = st.sampled_from(
+    [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u1680", "\u2007", "\u2028",
+     "\u2029", "\u202f", "\u3000", "\u00ad", "\u200b", "\ufeff", "\u2060", "\x00", "&nbsp;", "&#10;", "&amp;",
+     "&lt;p&gt;", "<p>", "</p>", "<b>", "<br/>", "<!-- x -->", "<script>x</script>", "<", "&", ">", "é", "“",
+     "word", "a"]
+)
+
+
+@given(st.lists(TRICKY | st.text(max_size=3), max_size=30).map("".join), st.sampled_from([None, 20, 1200]))
+def test_clean_text_shortcuts_give_what_the_general_path_gives(text, limit):
+    assert clean_text(text, limit) == clean_text_reference(text, limit)
+
+
+def test_clean_text_shortcuts_give_what_the_general_path_gives_on_the_corpus():
+    import feedparser
+    import pytest
+
+    from conftest import CORPUS, DATA
+
+    files = [p for p in (CORPUS / "feeds").rglob("*") if p.is_file()] if CORPUS.is_dir() else []
+    files += [p for p in (DATA / "feeds").iterdir() if p.is_file()]
+    if len(files) < 100:
+        pytest.skip("../shared/corpus is not beside this clone")
+    texts = 0
+    for path in files:
+        for entry in feedparser.parse(path.read_bytes(), sanitize_html=False).entries:
+            values = [entry.get(k) for k in ("title", "summary", "author")] + [c.get("value") for c in entry.get("content") or []]
+            for value in values:
+                if isinstance(value, str):
+                    texts += 1
+                    assert clean_text(value, 1200) == clean_text_reference(value, 1200), (path.name, value[:200])
+    assert texts > 1000
