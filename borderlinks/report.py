@@ -43,9 +43,9 @@ def fetch_with_report(
             def advance(source: Source, result: FetchResult) -> None:
                 progress.update(task, advance=1, description=source.id)
 
-            results = fetch(home, source_ids=source_ids, force=force, on_result=advance)
+            results = fetch(home, source_ids=source_ids, force=force, on_result=advance, sources=sources)
     else:
-        results = fetch(home, source_ids=source_ids, force=force)
+        results = fetch(home, source_ids=source_ids, force=force, sources=sources)
     if as_json:
         for r in results:
             print(json.dumps(

@@ -699,9 +699,13 @@ def fetch(
     on_result: OnResult | None = None,
     on_stored: OnStored | None = None,
     classifier: Classifier | None = None,
+    sources: Sequence[Source] | None = None,
 ) -> list[FetchResult]:
-    """Fetch the home folder's sources into its store and tag what is new (``borderlinks fetch``)."""
-    sources = home.sources()
+    """Fetch the home folder's sources into its store and tag what is new (``borderlinks fetch``).
+
+    ``sources``: the home's sources, when the caller has read them already.
+    """
+    sources = list(sources) if sources is not None else home.sources()
     if source_ids is not None:
         wanted = list(source_ids)
         known = {s.id for s in sources}

@@ -572,9 +572,22 @@ def encode_tags(classification: Classification) -> EncodedTags:
             for m in tag.matches:
                 if (m.term, m.field) not in seen:
                     seen.add((m.term, m.field))
-                    matches.append([m.term, m.field, m.start, m.end, m.weight])
-            rows.append((kind, tag.name, tag.score, json.dumps(matches, ensure_ascii=False)))
+                    matches.append(f"[{_json_text(m.term)}, {_json_text(m.field)}, {m.start:d}, {m.end:d}, {float(m.weight)!r}]")
+            rows.append((kind, tag.name, tag.score, "[" + ", ".join(matches) + "]"))
     return tuple(rows)
+
+
+_JSON_TEXTS: dict[str, str] = {}  # terms come from a few thousand in the theme files: each is encoded once
+
+
+def _json_text(value: str) -> str:
+    """``json.dumps(value, ensure_ascii=False)``, cached: what json.dumps would write for the match lists."""
+    encoded = _JSON_TEXTS.get(value)
+    if encoded is None:
+        if len(_JSON_TEXTS) > 100_000:
+            _JSON_TEXTS.clear()
+        encoded = _JSON_TEXTS[value] = json.dumps(value, ensure_ascii=False)
+    return encoded
 
 
 def _write_tags(conn: Connection, pairs: Sequence[tuple[str, Classification | EncodedTags]], replace: bool) -> int:

@@ -559,3 +559,20 @@ def test_a_term_counts_at_its_heaviest_occurrence_in_a_field():
     [haiti] = [d for d in packaged.decide("", text, "es") if d.name == "Haiti"]
     assert haiti.score == 1.0
     assert "Haiti" in packaged.classify("", text, "es").country_names
+
+
+def test_stored_matches_are_the_json_of_each_terms_first_match_per_field() -> None:
+    import json
+
+    from borderlinks.store import encode_tags
+
+    items = [json.loads(line) for line in (Path(__file__).parent / "data" / "classify_eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    for item in items[:120]:
+        classification = packaged().classify(item["title"], item["text"], when=TODAY)
+        for kind, name, score, matches in encode_tags(classification):
+            tags = classification.themes if kind == "theme" else classification.countries
+            tag = next(t for t in tags if t.name == name)
+            first: dict[tuple[str, str], list] = {}
+            for m in tag.matches:
+                first.setdefault((m.term, m.field), [m.term, m.field, m.start, m.end, m.weight])
+            assert matches == json.dumps(list(first.values()), ensure_ascii=False) and score == tag.score
