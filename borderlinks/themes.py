@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -39,6 +40,7 @@ DEFAULT_TITLE_WEIGHT = 2.0
 DEFAULT_NEAR = 3
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'')  # a TOML basic or literal string, as written
 _WILDCARDS = "*?"
 
 
@@ -191,6 +193,7 @@ class _Source:
         self.lines = lines
         self.text_lines = text.splitlines()
         self.errors: list[ConfigError] = []
+        self._strings: dict[str, list[int]] | None = None  # each quoted string -> the lines it is on
 
     def error(self, message: str, line: int | None, key: str | None = None, fix: str | None = None) -> None:
         self.errors.append(ConfigError(message, self.path, line, key, fix=fix))
@@ -201,14 +204,18 @@ class _Source:
         self.error(f"unknown key '{key}'", line, key, fix)
 
     def value_line(self, start: int | None, value: str) -> int | None:
-        """The line, at or after ``start``, that holds the string ``value`` of a list."""
+        """The line, at or after ``start`` (and at most 500 lines on), that holds the string ``value`` of a list."""
         if start is None:
             return None
-        quoted = (f'"{value}"', f"'{value}'")
-        for number in range(start, min(len(self.text_lines), start + 500) + 1):
-            line = self.text_lines[number - 1]
-            if any(q in line for q in quoted):
-                return number
+        if self._strings is None:  # built once per file: a theme file has thousands of terms
+            self._strings = {}
+            for number, line in enumerate(self.text_lines, start=1):
+                for match in _QUOTED.finditer(line):
+                    self._strings.setdefault(match.group(1) if match.group(1) is not None else match.group(2), []).append(number)
+        numbers = self._strings.get(value, ())
+        index = bisect_left(numbers, start)
+        if index < len(numbers) and numbers[index] <= start + 500:
+            return numbers[index]
         return start
 
     def terms(self, value: Any, key: str, line: int | None, language: str = "", allow_empty: bool = False) -> list[Term]:
