@@ -162,9 +162,8 @@ class SmtpTransport:
         return options
 
     def deliver(self, sender: str, recipient: str, message: bytes, label: str = "") -> None:
-        for verdict in self.flush():  # never reached by Mailer, which flushes first; kept for callers that mix
-            if verdict.error is not None:
-                raise verdict.error
+        if self.pending is not None:  # its verdict would be lost: a caller must collect it first
+            raise RuntimeError("flush() the pipelined message before deliver()")
         if self.smtp is None:
             self.smtp = self.connect()
         smtp = self.smtp

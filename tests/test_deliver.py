@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import wsgiref.simple_server
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -411,8 +412,13 @@ def test_killed_after_the_nth_message_the_next_send_delivers_to_exactly_the_othe
         [sys.executable, "-m", "borderlinks", "--home", str(home.root), "send", "--edition", SECURITY, "--date", DAY.isoformat()],
         env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+    # One by one, only the message waiting for its answer is in flight; pipelined, the next one is claimed too.
+    in_flight = 2 if server.pipelining else 1
     try:
         assert server.holding.wait(60), process.communicate(timeout=5)
+        deadline = time.monotonic() + 30  # the pipelined client claims the seventh message just after the sixth's text
+        while sum(state == "sending" for state, _ in send_rows(home).values()) < in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         os.kill(process.pid, signal.SIGKILL)  # while it waits for the server's answer to the sixth message
         process.wait(timeout=10)
     finally:
@@ -422,8 +428,6 @@ def test_killed_after_the_nth_message_the_next_send_delivers_to_exactly_the_othe
     server.release.set()
     rows = send_rows(home)
     assert len(server.messages) == 5
-    # One by one, only the message waiting for its answer is in flight; pipelined, the next one was claimed too.
-    in_flight = 2 if server.pipelining else 1
     assert sorted(state for state, _ in rows.values()) == ["sending"] * in_flight + ["sent"] * 5
     kept = {k: v[1] for k, v in rows.items() if v[0] == "sending"}
 
