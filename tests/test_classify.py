@@ -576,3 +576,12 @@ def test_stored_matches_are_the_json_of_each_terms_first_match_per_field() -> No
             for m in tag.matches:
                 first.setdefault((m.term, m.field), [m.term, m.field, m.start, m.end, m.weight])
             assert matches == json.dumps(list(first.values()), ensure_ascii=False) and score == tag.score
+
+
+def test_a_country_whose_name_is_a_common_name_is_placed_only_by_fuller_evidence() -> None:
+    def names(title: str) -> list[str]:
+        return packaged().classify(title, "", when=TODAY).country_names
+
+    assert names("Lt. Chad Morris of the Texas DPS said the buoys stay") == ["United States"]
+    assert names("Chad closes its border with Sudan as refugees pour into N'Djamena") == ["Chad", "Sudan"]
+    assert names("Michael Jordan") == [] and names("Refugees in Jordan's Zaatari camp face aid cuts") == ["Jordan"]
