@@ -585,3 +585,16 @@ def test_a_country_whose_name_is_a_common_name_is_placed_only_by_fuller_evidence
     assert names("Lt. Chad Morris of the Texas DPS said the buoys stay") == ["United States"]
     assert names("Chad closes its border with Sudan as refugees pour into N'Djamena") == ["Chad", "Sudan"]
     assert names("Michael Jordan") == [] and names("Refugees in Jordan's Zaatari camp face aid cuts") == ["Jordan"]
+
+
+def test_classify_gives_exactly_what_decide_says_on_the_evaluation_items() -> None:
+    # The packaged lists have what the hypothesis test's small taxonomy lacks: pairs, people, masks, lists.
+    import json
+
+    for line in (Path(__file__).parent / "data" / "classify_eval.jsonl").read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        result = packaged().classify(item["title"], item["text"], when=TODAY)
+        given = [d for d in packaged().decide(item["title"], item["text"], when=TODAY) if d.given]
+        assert [(t.name, t.score, t.matches) for t in (*result.themes, *result.countries)] == [
+            (d.name, d.score, d.matches) for d in given
+        ], item["id"]
