@@ -467,6 +467,9 @@ class Mailer:
             run.settle(self.transport.flush())
         except _Stop as stop:
             run.stop(str(stop.error))
+        except BaseException:
+            run.salvage()
+            raise
         counts.update(run.counts)
         return SendResult(
             edition=digest.edition, post=post, date=day, status=run.status, subscribers=len(readers), failed=tuple(run.failed),
@@ -481,7 +484,7 @@ class Mailer:
             return False
         return self.transport.eight_bit
 
-    def _transmit(
+    def transmit(
         self, recipient: str, message: bytes, label: str, failed: SendError | DeliveryError | None = None,
     ) -> tuple[str, str, Path | None]:
         """One message, retried on temporary errors: ("sent" | "failed" | "deferred", the server's answer, a file).
@@ -541,35 +544,49 @@ class _Run:
         self.mailer = mailer
         self.digest = digest
         self.label = label
-        self.waiting: dict[int, tuple[Subscriber, _Composed, str]] = {}  # submitted, verdict unread: subscriber, message, state before
+        self.waiting: dict[int, tuple[Subscriber, _Composed, str]] = {}  # submitted, not yet recorded: subscriber, message, state before
         self.counts = {"sent": 0, "resumed": 0, "deferred": 0}
         self.failed: list[tuple[str, str]] = []
         self.files: list[Path] = []
         self.status, self.stop_note = "done", ""
 
     def settle(self, verdicts: list[Verdict]) -> None:
-        """Record each verdict; a temporary failure is retried at once, after the others in flight are settled."""
-        for verdict in verdicts:
-            subscriber, message, before = self.waiting.pop(verdict.key)  # type: ignore[call-overload]
-            error = verdict.error
-            if error is None:
-                self.record(subscriber, before, "sent", "", verdict.written)
-            elif isinstance(error, SendError) and error.permanent:
-                self.record(subscriber, before, "failed", str(error).removeprefix(f"{subscriber.email}: "), None)
-            elif isinstance(error, DeliveryError) and not error.temporary:
-                self.waiting[verdict.key] = (subscriber, message, before)  # type: ignore[index]
-                raise _Stop(error)
-            else:
-                self.settle(self.mailer.transport.flush())
-                try:
-                    state, reason, written = self.mailer._transmit(subscriber.email, message(), self.label, failed=error)
-                except DeliveryError as e:
-                    self.waiting[verdict.key] = (subscriber, message, before)  # type: ignore[index]
-                    raise _Stop(e) from e
-                self.record(subscriber, before, state, reason, written)
+        """Record each verdict; then retry the temporary failures one by one, the connection quiet.
 
-    def record(self, subscriber: Subscriber, before: str, state: str, reason: str, written: Path | None) -> None:
+        Every success and permanent failure known, including the message still
+        in flight, is recorded before a retry, which may stop the run: a message
+        the server took is never left "deferred" to be sent again.
+        """
+        retry: list[Verdict] = []
+        while verdicts:
+            for verdict in verdicts:
+                error = verdict.error
+                if error is None:
+                    self.record(verdict.key, "sent", "", verdict.written)
+                elif isinstance(error, SendError) and error.permanent:
+                    self.record(verdict.key, "failed", self.reason(verdict), None)
+                else:
+                    retry.append(verdict)
+            verdicts = self.mailer.transport.flush() if retry else []
+        for verdict in retry:
+            subscriber, message, _before = self.waiting[verdict.key]
+            if isinstance(verdict.error, DeliveryError) and not verdict.error.temporary:
+                raise _Stop(verdict.error)
+            try:
+                state, reason, written = self.mailer.transmit(subscriber.email, message(), self.label, failed=verdict.error)
+            except DeliveryError as e:
+                raise _Stop(e) from e
+            self.record(verdict.key, state, reason, written)
+
+    def reason(self, verdict: Verdict) -> str:
+        """The server's answer in a refusal, without the address it names."""
+        return str(verdict.error).removeprefix(f"{self.waiting[verdict.key][0].email}: ")
+
+    def record(self, key: int, state: str, reason: str, written: Path | None) -> None:
+        """Record one message's outcome; it is no longer waiting."""
+        subscriber, _message, before = self.waiting[key]
         self.mailer.log.finish(self.digest.slug, self.digest.date, subscriber, state, reason)
+        del self.waiting[key]
         if state == "sent":
             self.counts["sent"] += 1
             self.counts["resumed"] += before == "sending"
@@ -583,15 +600,25 @@ class _Run:
     def stop(self, why: str) -> None:
         """The run ends here: what was in flight is deferred, the next run sends it (with its Message-ID)."""
         self.status, self.stop_note = "stopped", why
-        with contextlib.suppress(DeliveryError, SendError):
+        self.salvage()
+        for key in list(self.waiting):
+            self.record(key, "deferred", why, None)
+
+    def salvage(self) -> None:
+        """Record what the server has answered already, before the run ends early.
+
+        Called on the way out of an error between two pipelined messages (a
+        database error, an interrupt): a message the server took is recorded
+        sent, so the next run does not send it again; the others keep their
+        "sending" rows and go again, with the same Message-ID.
+        """
+        with contextlib.suppress(Exception):
             for verdict in self.mailer.transport.flush():
-                if verdict.error is None and verdict.key in self.waiting:
-                    subscriber, _message, before = self.waiting.pop(verdict.key)  # type: ignore[call-overload]
-                    self.record(subscriber, before, "sent", "", verdict.written)
-        for subscriber, _message, _before in self.waiting.values():
-            self.mailer.log.finish(self.digest.slug, self.digest.date, subscriber, "deferred", why)
-            self.counts["deferred"] += 1
-        self.waiting.clear()
+                if verdict.key in self.waiting:
+                    if verdict.error is None:
+                        self.record(verdict.key, "sent", "", verdict.written)
+                    elif isinstance(verdict.error, SendError) and verdict.error.permanent:
+                        self.record(verdict.key, "failed", self.reason(verdict), None)
 
 
 def letterhead(settings_path: Path, site_url: str, site_title: str, mail: MailSettings) -> Letterhead:

@@ -93,6 +93,7 @@ class SmtpTransport:
         self.connections = 0
         self.extensions: frozenset[str] | None = None  # as the first connection's EHLO listed them
         self.pending: tuple[Hashable, str] | None = None  # (key, recipient) of the message whose verdict is unread
+        self._unreported: list[Verdict] = []  # verdicts read while a submit failed: the next flush returns them
 
     @property
     def where(self) -> str:
@@ -198,12 +199,15 @@ class SmtpTransport:
             except DeliveryError as e:  # this message's: nothing is pending on a connection not yet made
                 return [Verdict(key, e)]
         if not self.pipelining or not (sender + recipient).isascii():
+            data = _made(message)  # before the flush: a failure here loses no verdict
             verdicts = self.flush()
             try:
-                self.deliver(sender, recipient, _made(message), label)
+                self.deliver(sender, recipient, data, label)
             except (SendError, DeliveryError) as e:
                 return [*verdicts, Verdict(key, e)]
             return [*verdicts, Verdict(key)]
+        if _UNSAFE.search(sender + recipient):  # checked when they were stored; never into a command line
+            return [*self.flush(), Verdict(key, SendError(recipient, "not an address that can go in an SMTP command", permanent=True))]
         smtp = self.smtp
         # SIZE only when the message is made already: a message made after the commands are
         # out lets the server read them (and finish the one before) while it is composed.
@@ -212,9 +216,19 @@ class SmtpTransport:
         verdicts: list[Verdict] = []
         try:
             smtp.sock.sendall(commands)
-            message = _made(message)
+            try:
+                message = _made(message)
+            except BaseException:
+                # The server waits in the middle of a transaction: keep the verdict on the message
+                # before (the caller's flush gets it), and drop the connection, which ends this one unsent.
+                if self.pending is not None:
+                    self._unreported.append(self._data_verdict())
+                self._drop()
+                raise
             if self.pending is not None:
                 verdicts.append(self._data_verdict())
+                if self.smtp is None:  # a 421 to the message before: the server has closed the connection
+                    return [*verdicts, Verdict(key, SendError(recipient, "the server closed the connection (421) first"))]
             answers = [smtp.getreply() for _ in range(3)]
         except (smtplib.SMTPException, OSError) as e:
             return verdicts + self._lost(e, (key, recipient))
@@ -255,12 +269,13 @@ class SmtpTransport:
         return [*verdicts, Verdict(key, error)]
 
     def flush(self) -> list[Verdict]:
+        verdicts, self._unreported = self._unreported, []
         if self.pending is None:
-            return []
+            return verdicts
         try:
-            return [self._data_verdict()]
+            return [*verdicts, self._data_verdict()]
         except (smtplib.SMTPException, OSError) as e:
-            return self._lost(e)
+            return verdicts + self._lost(e)
 
     def _data_verdict(self) -> Verdict:
         """The server's answer to the pending message's text (raises when the connection is lost)."""
@@ -293,6 +308,9 @@ class SmtpTransport:
             self.pending = None
         _quit(self.smtp)
         self.smtp = None
+
+
+_UNSAFE = re.compile(r"[\s<>]")
 
 
 def _dot_stuffed(message: bytes) -> bytes:

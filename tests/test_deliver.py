@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 
 from borderlinks.cli import main
 from borderlinks.config import ConfigError, Home, MailSettings, load_settings, mail_settings
-from borderlinks.deliver import compose, filter_digest, letterhead, make_mailer, prepare, send
+from borderlinks.deliver import SendLog, compose, filter_digest, letterhead, make_mailer, prepare, send
 from borderlinks.demo import run_demo
 from borderlinks.model import Digest, DigestItem, DigestSection, Subscriber
 from borderlinks.review import read_review_file, write_review_file
@@ -72,6 +72,7 @@ class Inbox:
     mail_options: list[list[str]] = field(default_factory=list)
     refuse: dict[str, list[str]] = field(default_factory=dict)  # address -> answers to RCPT in turn, the last for good; "" accepts
     refuse_text: dict[str, list[str]] = field(default_factory=dict)  # the same for the answer to the message's text
+    quota_after: int | None = None  # refuse every sender (5xx, a quota) from this connection on
     hold_after: int | None = None  # hold the DATA after this many messages until released
     holding: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -80,6 +81,13 @@ class Inbox:
         self.connections += 1
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.quota_after is not None and self.connections >= self.quota_after:
+            return "550 5.4.5 daily sending quota exceeded"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         answers = self.refuse.get(address)
@@ -524,6 +532,59 @@ def test_a_refused_text_is_retried_or_recorded_and_the_messages_around_it_go_out
     assert {k: v[0] for k, v in send_rows(home).items()} == {
         "ana@example.org": "sent", "bob@example.org": "sent", "eva@example.org": "failed", "ivo@example.org": "sent",
     }
+
+
+pipelined = pytest.mark.parametrize("inbox", ["pipelining"], indirect=True)
+
+
+@pipelined
+def test_a_421_to_a_pipelined_text_is_retried_on_a_new_connection(home: Home, inbox):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\neva@example.org,,,,,active\n")
+    server.refuse_text["ana@example.org"] = ["421 4.3.2 shutting down", ""]
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert (result.sent, result.deferred, server.connections) == (3, 0, 2)
+    assert sorted(r for m in server.messages for r in m.recipients) == ["ana@example.org", "bob@example.org", "eva@example.org"]
+
+
+@pipelined
+def test_a_message_the_server_took_is_recorded_sent_even_when_a_retry_before_it_stops_the_run(home: Home, inbox):
+    server, port = inbox
+    (home.root / "borderlinks.toml").write_text(settings_text(port, "per_connection = 2\n"), encoding="utf-8")
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\neva@example.org,,,,,active\n")
+    server.refuse_text["ana@example.org"] = ["451 4.3.0 try later"]
+    server.quota_after = 2  # the retry of ana, on a second connection, meets a refused sender: the run stops
+    [result] = run_send(home, edition=SECURITY, day=DAY)
+    assert result.status == "stopped" and "quota exceeded" in result.note
+    assert len(server.to("bob@example.org")) == 1 and {k: v[0] for k, v in send_rows(home).items()} == {
+        "ana@example.org": "deferred", "bob@example.org": "sent",
+    }
+    server.quota_after, server.refuse_text = None, {}
+    [again] = run_send(home, edition=SECURITY, day=DAY)
+    assert (again.sent, again.already) == (2, 1)
+    assert sorted(r for m in server.messages for r in m.recipients) == ["ana@example.org", "bob@example.org", "eva@example.org"]
+
+
+@pipelined
+def test_an_error_between_two_pipelined_messages_keeps_the_verdict_already_given(home: Home, inbox, monkeypatch):
+    server, _port = inbox
+    subscribe(home, "ana@example.org,,,,,active\nbob@example.org,,,,,active\n")
+    claim = SendLog.claim
+    claims: list[str] = []
+
+    def locked_at_the_second(self, post, day, edition, subscriber, *rest, **options):  # type: ignore[no-untyped-def]
+        claims.append(subscriber.email)
+        if len(claims) == 2:
+            raise sa.exc.OperationalError("INSERT INTO sends", {}, Exception("database is locked"))
+        return claim(self, post, day, edition, subscriber, *rest, **options)
+
+    monkeypatch.setattr(SendLog, "claim", locked_at_the_second)
+    with pytest.raises(sa.exc.OperationalError):
+        run_send(home, edition=SECURITY, day=DAY)
+    assert send_rows(home)["ana@example.org"][0] == "sent"  # her message was taken before the error: recorded
+    monkeypatch.setattr(SendLog, "claim", claim)
+    run_send(home, edition=SECURITY, day=DAY)
+    assert len(server.to("ana@example.org")) == 1 and len(server.to("bob@example.org")) == 1
 
 
 @both_ways
