@@ -55,6 +55,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ from .config import SETTINGS_FILE, Home, MailSettings, mail_settings
 from .errors import ConfigError, DeliveryError, SendError
 from .model import Digest, SendResult, Subscriber
 from .render import (
+    UNSUBSCRIBE_PLACEHOLDER,
     fill_unsubscribe,
     make_environment,
     post_path,
@@ -127,16 +129,19 @@ def _quoted_printable(text: str) -> bytes:
 
 
 _LINE_LIMIT = 998  # octets in a line of an 8bit body, CRLF not counted (RFC 5322 2.1.1)
-_URL_ROOM = 100  # a subscriber's unsubscribe link is longer than the placeholder by at most this
+_WIDE = 800  # where a long HTML line is broken, well inside the limit: the unsubscribe link may still go in
 
 
-def fits_8bit(text: str) -> bool:
-    """Whether ``text`` can travel as an 8bit body: every line short enough once the link is in, no NUL."""
-    limit = _LINE_LIMIT - _URL_ROOM
-    return "\x00" not in text and all(len(line) <= limit // 4 or len(line.encode("utf-8")) <= limit for line in text.split("\n"))
-
-
-_WIDE = _LINE_LIMIT - _URL_ROOM - 98  # where a long HTML line is broken: 800 octets
+def fits_8bit(text: str, growth: int) -> bool:
+    """Whether ``text`` can travel as an 8bit body: no NUL, and every line within the limit once each
+    unsubscribe placeholder in it has become a link ``growth`` octets longer."""
+    if "\x00" in text:
+        return False
+    for line in text.split("\n"):
+        if len(line) * 4 + line.count(UNSUBSCRIBE_PLACEHOLDER) * growth > _LINE_LIMIT:  # else surely short enough
+            if len(line.encode("utf-8")) + line.count(UNSUBSCRIBE_PLACEHOLDER) * growth > _LINE_LIMIT:
+                return False
+    return True
 
 
 _RAW_TAG = re.compile(r"<(/?)(pre|textarea|script|style)\b", re.IGNORECASE)
@@ -145,29 +150,48 @@ _RAW_TAG = re.compile(r"<(/?)(pre|textarea|script|style)\b", re.IGNORECASE)
 def break_long_html_lines(html: str) -> str:
     """Lines over 800 octets broken at a space between words of text, where a line break means the same.
 
-    Never inside a tag (an attribute value may hold spaces) nor on a line in or
-    touching ``pre``, ``textarea``, ``script`` or ``style``, where white space
-    counts or is code; a line with no such space stays as it is (the body then
-    goes quoted-printable).
+    Never inside a tag (an attribute value may hold spaces, and a tag may span
+    lines) nor on a line in or touching ``pre``, ``textarea``, ``script`` or
+    ``style``, where white space counts or is code; a line with no such space
+    stays as it is (the body then goes quoted-printable).
     """
     if all(len(line.encode("utf-8")) <= _WIDE for line in html.split("\n")):
         return html
-    lines, raw = [], 0  # raw: how many raw-text elements are open
+    lines, raw, state = [], 0, (False, "")  # raw: raw-text elements open; state: inside a tag, and its open quote
     for line in html.split("\n"):
         tags = _RAW_TAG.findall(line)
         if not raw and not tags:
-            while len(line.encode("utf-8")) > _WIDE and (cut := _text_space_before(line, _WIDE)) is not None:
+            while len(line.encode("utf-8")) > _WIDE and (cut := _text_space_before(line, _WIDE, state)) is not None:
+                state = _scan(line[: cut + 1], state)
                 lines.append(line[:cut])
                 line = line[cut + 1:]
         lines.append(line)
+        state = _scan(line, state)
         for closing, _name in tags:
             raw = max(raw - 1, 0) if closing else raw + 1
     return "\n".join(lines)
 
 
-def _text_space_before(line: str, limit: int) -> int | None:
+def _scan(text: str, state: tuple[bool, str]) -> tuple[bool, str]:
+    """Whether ``text`` ends inside a tag (and in which quote), given how it began."""
+    in_tag, quote = state
+    for char in text:
+        if in_tag:
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char == ">":
+                in_tag = False
+        elif char == "<":
+            in_tag = True
+    return in_tag, quote
+
+
+def _text_space_before(line: str, limit: int, state: tuple[bool, str]) -> int | None:
     """Index of the last space outside tags whose line start stays within ``limit`` octets."""
-    best, in_tag, quote, size = None, False, "", 0
+    best, size = None, 0
+    in_tag, quote = state
     for index, char in enumerate(line):
         size += 1 if char < "\x80" else len(char.encode("utf-8"))
         if size > limit and best is not None:
@@ -226,7 +250,10 @@ def prepare(digest: Digest, text: str, html: str, letterhead: Letterhead) -> Pre
     )
     text, html = (part.replace("\r\n", "\n").replace("\r", "\n") for part in (text, html))
     html = break_long_html_lines(html)
-    return Prepared(text, html, head, tail, boundary.encode("ascii"), fits_8bit(text), fits_8bit(html))
+    # The longest link a subscriber's copy may carry (tokens are 32 characters; 64 leaves room), HTML-escaped.
+    link = html_escape(letterhead.unsubscribe_base + "x" * 64, quote=True)
+    growth = max(len(link) - len(UNSUBSCRIBE_PLACEHOLDER), 0)
+    return Prepared(text, html, head, tail, boundary.encode("ascii"), fits_8bit(text, growth), fits_8bit(html, growth))
 
 
 def _body(text: str, eight_bit: bool) -> tuple[bytes, bytes]:

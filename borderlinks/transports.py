@@ -32,7 +32,6 @@ from .config import MailSettings
 from .errors import DeliveryError, SendError
 from .render import write_files
 
-
 Message = bytes | Callable[[], bytes]  # a message, or what makes it when the transport is ready for it
 
 

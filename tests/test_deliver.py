@@ -659,7 +659,7 @@ def test_a_server_offering_8bitmime_gets_the_text_unencoded_and_the_same_content
     sent = server.messages[0].message
     written = email.message_from_bytes(dry.files[0].read_bytes(), policy=email.policy.default)
     assert [p["Content-Transfer-Encoding"] for p in sent.iter_parts()] == ["8bit", "8bit"]
-    assert "Colombia".encode() in server.messages[0].data and "ó".encode() in server.messages[0].data  # UTF-8 as is
+    assert b"Colombia" in server.messages[0].data and "ó".encode() in server.messages[0].data  # UTF-8 as is
     assert max(len(line) for line in server.messages[0].data.split(b"\r\n")) <= 998
     assert [p.get_content() for p in sent.iter_parts()] == [p.get_content() for p in written.iter_parts()]
 
@@ -723,6 +723,26 @@ def test_8bit_parts_keep_lines_under_998_octets_and_fall_back_to_quoted_printabl
     broken = prepare(digest, "", page, head).html
     assert '<a href="https://x.example/a b" title="a b c">' in broken  # never inside a tag
     assert all(len(line.encode()) <= 800 for line in broken.split("\n"))
+
+
+def test_an_html_tag_across_lines_is_never_broken_and_a_long_link_makes_its_line_quoted_printable():
+    from borderlinks.deliver import break_long_html_lines
+
+    words = " ".join(["palabra"] * 150)  # 1,200 octets
+    spanning = f'<a href="https://x.example/"\n title="{words}">{words}</a>\n'
+    broken = break_long_html_lines(spanning)
+    assert f'title="{words}"' in broken  # the attribute value that began on the line before is left whole
+    assert broken.replace("\n", " ").split() == spanning.replace("\n", " ").split()
+
+    base = "https://links.example.org/" + "a" * 300 + "/unsubscribe?token="
+    head = letterhead(Path("borderlinks.toml"), base.removesuffix("unsubscribe?token="), "B", MailSettings(sender="l@example.org"))
+    digest = Digest("e", "e", "T", "2025-03-21", "daily")
+    three_links = " ".join(['<a href="%%UNSUBSCRIBE_URL%%">x</a>'] * 3) + "\n"  # short now, 1,100 octets filled in
+    prepared = prepare(digest, "Text\n", three_links, head)
+    data = compose(prepared, Subscriber("a@example.org", token="t" * 32), head, "<1@example.org>", datetime.now(UTC), eight_bit=True)
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "quoted-printable"]
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
 
 
 def test_send_is_in_the_readme():
