@@ -91,6 +91,13 @@ class ParseError(SourceError):
     """The fetched body is not a feed we can read, or a page's selectors found nothing."""
 
 
+class SaveError(SourceError):
+    """What a source brought in could not be stored (a busy or broken database, a worker that died).
+
+    Nothing of it was saved, so the next fetch fetches and stores it again.
+    """
+
+
 class StoreError(BorderlinksError):
     """The item store cannot be opened, migrated or written."""
 

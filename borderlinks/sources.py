@@ -15,6 +15,7 @@ import asyncio
 import email.utils
 import os
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -28,7 +29,7 @@ import httpx
 from . import __version__
 from .classify import Classifier
 from .config import FetchSettings, Home
-from .errors import FetchError, ParseError, SourceError
+from .errors import FetchError, ParseError, SaveError, SourceError
 from .feeds import NotAFeed, import_parsers, parse_feed
 from .model import Entry, FetchResult, Item, Source
 from .store import EncodedTags, Fetched, SourceState, Store, StoreCounts, encode_tags
@@ -605,7 +606,13 @@ class ParsePool:
         self._waiting: list[tuple[ToSave, asyncio.Future[tuple[int, StoreCounts] | str]]] = []
         self._busy = 0
         database_url = store.url if store is not None and store.is_sqlite_file else None
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        methods = multiprocessing.get_all_start_methods()
+        if "fork" in methods and threading.active_count() == 1:
+            method = "fork"  # the cheapest: the classifier is inherited, not copied
+        else:
+            # A process with other threads (the scheduler's pool, a test's HTTP server) may fork while one of
+            # them holds a lock, SQLite's among them, which the child would inherit held: start workers afresh.
+            method = "forkserver" if "forkserver" in methods else "spawn"
         if database_url is not None and method == "fork":
             store.engine.dispose()  # no open SQLite connection may cross a fork (sqlite.org/howtocorrupt.html)
         self.saving = database_url is not None
@@ -639,7 +646,13 @@ class ParsePool:
         future: asyncio.Future[tuple[int, StoreCounts] | str] = asyncio.get_running_loop().create_future()
         self._waiting.append(((source, response, now, state), future))
         self._hand_out()
-        outcome = await future
+        try:
+            outcome = await future
+        except Exception as e:  # the worker could not store its batch: a busy or broken database, a worker that died
+            raise SaveError(
+                source.id, f"not stored ({type(e).__name__}: {e}); nothing of it was saved, the next fetch tries again",
+                response.status,
+            ) from e
         if isinstance(outcome, str):
             raise ParseError(source.id, outcome, response.status)
         return outcome
@@ -655,8 +668,13 @@ class ParsePool:
         while self._waiting and self._busy < self.workers:
             size = min(self.MAX_BATCH, -(-len(self._waiting) // (self.workers - self._busy)))
             batch, self._waiting = self._waiting[:size], self._waiting[size:]
+            try:
+                done = loop.run_in_executor(self.executor, _parse_and_save_in_worker, [job for job, _ in batch])
+            except Exception as e:  # a broken pool: each of these sources fails, the others go on
+                for _, future in batch:
+                    future.set_exception(e)
+                continue
             self._busy += 1
-            done = loop.run_in_executor(self.executor, _parse_and_save_in_worker, [job for job, _ in batch])
             done.add_done_callback(lambda finished, batch=batch: self._finished(finished, batch))
 
     def _finished(self, finished: asyncio.Future[list[tuple[int, StoreCounts] | str]], batch: list) -> None:

@@ -450,6 +450,31 @@ def test_many_large_feeds_are_parsed_and_stored_by_worker_processes(site: SiteHo
     assert sum(r.new_items + r.updated_items for r in fetch(site.home)) == 0
 
 
+def test_a_batch_the_database_refuses_fails_only_its_sources_and_nothing_of_it_is_half_stored(site: SiteHome, httpserver: HTTPServer):
+    import sqlalchemy as sa
+
+    for n in range(20):
+        httpserver.expect_request(f"/f{n}").respond_with_data(big_feed(f"outlet{n}"), content_type=RSS)
+        site.add_feed(f"feed-{n}", httpserver.url_for(f"/f{n}"))
+    with site.store() as store, store.engine.begin() as conn:  # a real refusal, from SQLite itself, for one source
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.source_id = 'feed-7' "
+            "BEGIN SELECT RAISE(ABORT, 'simulated: disk I/O error'); END"
+        )
+    results = {r.source_id: r for r in fetch(site.home)}
+    failed = {k for k, r in results.items() if r.status == "error"}
+    assert "feed-7" in failed and "not stored" in results["feed-7"].error and "simulated" in results["feed-7"].error
+    assert len(failed) < 20 and all(results[k].new_items == 30 for k in results.keys() - failed)  # the others went on
+    with site.store() as store:
+        stored = {item.source_id for item in store.get_items()}
+        assert stored == results.keys() - failed  # a refused batch left nothing behind
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse")
+        assert store.source_states()["feed-7"].last_status == "error"
+    again = fetch(site.home, force=True)
+    assert sum(r.new_items for r in again) == 30 * len(failed)
+
+
 def saved_scenario(seed: int):
     """Fetches of a few sources whose items overlap by URL and identity, some changed since a first save."""
     import random
