@@ -451,7 +451,6 @@ def test_many_large_feeds_are_parsed_and_stored_by_worker_processes(site: SiteHo
 
 
 def test_a_batch_the_database_refuses_fails_only_its_sources_and_nothing_of_it_is_half_stored(site: SiteHome, httpserver: HTTPServer):
-    import sqlalchemy as sa
 
     for n in range(20):
         httpserver.expect_request(f"/f{n}").respond_with_data(big_feed(f"outlet{n}"), content_type=RSS)
