@@ -726,7 +726,7 @@ def test_8bit_parts_keep_lines_under_998_octets_and_fall_back_to_quoted_printabl
 
 
 def test_an_html_tag_across_lines_is_never_broken_and_a_long_link_makes_its_line_quoted_printable():
-    from borderlinks.deliver import break_long_html_lines
+    from borderlinks.messages import break_long_html_lines
 
     words = " ".join(["palabra"] * 150)  # 1,200 octets
     spanning = f'<a href="https://x.example/"\n title="{words}">{words}</a>\n'
