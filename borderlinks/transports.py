@@ -23,7 +23,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,7 +43,7 @@ def _made(message: Message) -> bytes:
 class Verdict:
     """The outcome of one submitted message: ``error`` None when the server took it."""
 
-    key: Hashable
+    key: int
     error: SendError | DeliveryError | None = None
     written: Path | None = None
 
@@ -62,7 +62,7 @@ class Transport(Protocol):
 
     def deliver(self, sender: str, recipient: str, message: bytes, label: str) -> Path | None: ...
 
-    def submit(self, key: Hashable, sender: str, recipient: str, message: Message, label: str) -> list[Verdict]:
+    def submit(self, key: int, sender: str, recipient: str, message: Message, label: str) -> list[Verdict]:
         """Send one message, perhaps without waiting for it; the verdicts known so far, in order.
 
         ``message`` may be a function that makes it: a pipelining transport calls
@@ -91,7 +91,7 @@ class SmtpTransport:
         self.on_connection = 0
         self.connections = 0
         self.extensions: frozenset[str] | None = None  # as the first connection's EHLO listed them
-        self.pending: tuple[Hashable, str] | None = None  # (key, recipient) of the message whose verdict is unread
+        self.pending: tuple[int, str] | None = None  # (key, recipient) of the message whose verdict is unread
         self._unreported: list[Verdict] = []  # verdicts read while a submit failed: the next flush returns them
 
     @property
@@ -191,7 +191,7 @@ class SmtpTransport:
         if self.mail.per_connection and self.on_connection >= self.mail.per_connection:
             self.close()
 
-    def submit(self, key: Hashable, sender: str, recipient: str, message: Message, label: str = "") -> list[Verdict]:
+    def submit(self, key: int, sender: str, recipient: str, message: Message, label: str = "") -> list[Verdict]:
         if self.smtp is None:
             try:
                 self.smtp = self.connect()
@@ -288,7 +288,7 @@ class SmtpTransport:
             self._drop()
         return Verdict(key, SendError(recipient, _answer(code, text), permanent=code >= 500))
 
-    def _lost(self, error: Exception, *unanswered: tuple[Hashable, str]) -> list[Verdict]:
+    def _lost(self, error: Exception, *unanswered: tuple[int, str]) -> list[Verdict]:
         """The connection broke: every message without a verdict gets a temporary one."""
         lost = [self.pending] if self.pending is not None else []
         self.pending = None
@@ -342,7 +342,7 @@ class FileTransport:
     def open(self) -> None:
         pass
 
-    def submit(self, key: Hashable, sender: str, recipient: str, message: Message, label: str = "") -> list[Verdict]:
+    def submit(self, key: int, sender: str, recipient: str, message: Message, label: str = "") -> list[Verdict]:
         try:
             return [Verdict(key, written=self.deliver(sender, recipient, _made(message), label))]
         except (SendError, DeliveryError) as e:
