@@ -124,39 +124,33 @@ def break_long_html_lines(html: str) -> str:
 
 def _scan(text: str, state: tuple[bool, str]) -> tuple[bool, str]:
     """Whether ``text`` ends inside a tag (and in which quote), given how it began."""
-    in_tag, quote = state
     for char in text:
-        if in_tag:
-            if quote:
-                quote = "" if char == quote else quote
-            elif char in "\"'":
-                quote = char
-            elif char == ">":
-                in_tag = False
-        elif char == "<":
-            in_tag = True
-    return in_tag, quote
+        state = _after(char, state)
+    return state
+
+
+def _after(char: str, state: tuple[bool, str]) -> tuple[bool, str]:
+    """Inside a tag or not, and the attribute quote open, after one more character."""
+    in_tag, quote = state
+    if not in_tag:
+        return (True, "") if char == "<" else state
+    if quote:
+        return (True, "") if char == quote else state
+    if char in "\"'":
+        return True, char
+    return (False, "") if char == ">" else state
 
 
 def _text_space_before(line: str, limit: int, state: tuple[bool, str]) -> int | None:
     """Index of the last space outside tags whose line start stays within ``limit`` octets."""
     best, size = None, 0
-    in_tag, quote = state
     for index, char in enumerate(line):
         size += 1 if char < "\x80" else len(char.encode("utf-8"))
         if size > limit and best is not None:
             break
-        if in_tag:
-            if quote:
-                quote = "" if char == quote else quote
-            elif char in "\"'":
-                quote = char
-            elif char == ">":
-                in_tag = False
-        elif char == "<":
-            in_tag = True
-        elif char == " " and index:
+        if char == " " and index and not state[0]:
             best = index
+        state = _after(char, state)
     return best
 
 
