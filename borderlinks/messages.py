@@ -124,34 +124,68 @@ def break_long_html_lines(html: str) -> str:
 
 def _scan(text: str, state: tuple[bool, str]) -> tuple[bool, str]:
     """Whether ``text`` ends inside a tag (and in which quote), given how it began."""
-    for char in text:
-        state = _after(char, state)
-    return state
+    return _text_spans(text, state)[1]
 
 
-def _after(char: str, state: tuple[bool, str]) -> tuple[bool, str]:
-    """Inside a tag or not, and the attribute quote open, after one more character."""
+_TAG_STOP = re.compile("[\"'>]")
+
+
+def _text_spans(text: str, state: tuple[bool, str]) -> tuple[list[tuple[int, int]], tuple[bool, str]]:
+    """The (start, end) spans of ``text`` outside tags, and the state after it.
+
+    The state is (inside a tag, the attribute quote open). Jumps from one ``<``,
+    ``>`` or quote to the next with ``str.find`` instead of stepping through
+    every character: a digest's HTML is scanned once per distinct copy.
+    """
     in_tag, quote = state
-    if not in_tag:
-        return (True, "") if char == "<" else state
-    if quote:
-        return (True, "") if char == quote else state
-    if char in "\"'":
-        return True, char
-    return (False, "") if char == ">" else state
+    spans: list[tuple[int, int]] = []
+    at = 0
+    while True:
+        if not in_tag:
+            opening = text.find("<", at)
+            if opening < 0:
+                spans.append((at, len(text)))
+                return spans, (False, "")
+            spans.append((at, opening))
+            in_tag, quote, at = True, "", opening + 1
+        elif quote:
+            closing = text.find(quote, at)
+            if closing < 0:
+                return spans, (True, quote)
+            quote, at = "", closing + 1
+        else:
+            stop = _TAG_STOP.search(text, at)
+            if stop is None:
+                return spans, (True, "")
+            at = stop.end()
+            if stop.group() == ">":
+                in_tag = False
+            else:
+                quote = stop.group()
 
 
 def _text_space_before(line: str, limit: int, state: tuple[bool, str]) -> int | None:
-    """Index of the last space outside tags whose line start stays within ``limit`` octets."""
-    best, size = None, 0
-    for index, char in enumerate(line):
-        size += 1 if char < "\x80" else len(char.encode("utf-8"))
-        if size > limit and best is not None:
+    """Index of the last space outside tags whose line start stays within ``limit`` octets.
+
+    When there is none within the limit, the first one after it (the line stays
+    too long, but shorter); None when the line has no space outside tags but at its start.
+    """
+    within = limit if line.isascii() else len(line.encode("utf-8")[:limit].decode("utf-8", "ignore"))
+    spans = _text_spans(line, state)[0]
+    best = None
+    for start, end in spans:
+        if start >= within:
             break
-        if char == " " and index and not state[0]:
-            best = index
-        state = _after(char, state)
-    return best
+        found = line.rfind(" ", max(start, 1), min(end, within))
+        if found > 0:
+            best = found
+    if best is not None:
+        return best
+    for start, end in spans:
+        found = line.find(" ", max(start, within, 1), end)
+        if found > 0:
+            return found
+    return None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from borderlinks.cli import main
 from borderlinks.config import ConfigError, Home, MailSettings, load_settings, mail_settings
@@ -743,6 +745,46 @@ def test_an_html_tag_across_lines_is_never_broken_and_a_long_link_makes_its_line
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "quoted-printable"]
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
+
+
+def _inside_tag_after(text: str, state: tuple[bool, str]) -> tuple[bool, str]:
+    """The definition, one character at a time: inside a tag, and the attribute quote open."""
+    in_tag, quote = state
+    for char in text:
+        if not in_tag:
+            in_tag = char == "<"
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == ">":
+            in_tag = False
+    return in_tag, quote
+
+
+def _last_text_space_by_hand(line: str, limit: int, state: tuple[bool, str]) -> int | None:
+    best, size = None, 0
+    for index, char in enumerate(line):
+        size += len(char.encode("utf-8"))
+        if size > limit and best is not None:
+            break
+        if char == " " and index and not state[0]:
+            best = index
+        state = _inside_tag_after(char, state)
+    return best
+
+
+@given(
+    st.text(alphabet="<>\"' ab=é€\u00a0", max_size=80),
+    st.sampled_from([(False, ""), (True, ""), (True, '"'), (True, "'")]),
+    st.integers(min_value=0, max_value=60),
+)
+@settings(max_examples=3000, deadline=None)
+def test_the_html_scanner_agrees_with_stepping_through_every_character(text, state, limit):
+    from borderlinks.messages import _scan, _text_space_before
+
+    assert _scan(text, state) == _inside_tag_after(text, state)
+    assert _text_space_before(text, limit, state) == _last_text_space_by_hand(text, limit, state)
 
 
 def test_send_is_in_the_readme():
