@@ -6,14 +6,15 @@ Run from the repository root::
     python benchmarks/quality.py --errors         # plus every false positive and negative of dev
     python benchmarks/quality.py --errors --split heldout
 
-Reads tests/data/classify_eval.jsonl and classify_fresh{,2,3}.jsonl, one labelled item a line:
+Reads tests/data/classify_eval.jsonl and classify_fresh{,2,3,4}.jsonl, one labelled item a line:
 ``{"id", "title", "text", "language", "themes": [...], "countries": [...], "split": ...}``.
 Items go through :func:`classify_jsonl`, the same interface other tools use.
 
 Each set was written blind (without the term lists, the code or the
 classifier's output) and read for tuning only after it had been reported on:
-dev and fresh-tune first, then heldout, fresh-test and fresh2 (session 3);
-fresh3 is the one never tuned on: it is read only with --final, to report.
+dev and fresh-tune first, then heldout, fresh-test and fresh2 (session 3),
+then fresh3 (session 4); fresh4 is the one never tuned on: it is read only
+with --final, to report.
 
 The baseline is what one gets without the engine: a theme is given when a word of its title (4 letters or more) is a lower-case
 substring of the item, a country when its English name is.
@@ -36,7 +37,8 @@ from borderlinks.classify import Classifier, classify_jsonl, load_places, load_t
 from borderlinks.themes import Gazetteer, Theme  # noqa: E402
 
 SECOND_ANNOTATOR = {"fresh2": REPO / "tests" / "data" / "classify_fresh2_second.jsonl"}
-SPLITS = ("dev", "heldout", "fresh-tune", "fresh-test", "fresh2", "fresh3", "all")
+SPLITS = ("dev", "heldout", "fresh-tune", "fresh-test", "fresh2", "fresh3", "fresh4", "all")
+NEVER_TUNED = "fresh4"
 
 
 @dataclass
@@ -180,22 +182,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data", type=Path, nargs="+",
-        default=[REPO / "tests" / "data" / name for name in ("classify_eval.jsonl", "classify_fresh.jsonl", "classify_fresh2.jsonl", "classify_fresh3.jsonl")],
+        default=[REPO / "tests" / "data" / name for name in ("classify_eval.jsonl", "classify_fresh.jsonl", "classify_fresh2.jsonl", "classify_fresh3.jsonl", "classify_fresh4.jsonl")
+                 if (REPO / "tests" / "data" / name).exists()],
     )
     parser.add_argument("--themes", type=Path, default=REPO / "classifiers")
     parser.add_argument("--places", type=Path, default=REPO / "classifiers" / "places")
     parser.add_argument("--errors", action="store_true", help="print false positives and negatives, with their matches")
     parser.add_argument("--split", choices=SPLITS, default="dev", help="the split whose errors --errors prints (default: dev)")
     parser.add_argument("--brief", action="store_true", help="averages only, no per-theme lines")
-    parser.add_argument("--final", action="store_true", help="also read fresh3, the set never tuned on (to report, not to tune)")
+    parser.add_argument("--final", action="store_true", help=f"also read {NEVER_TUNED}, the set never tuned on (to report, not to tune)")
     args = parser.parse_args(argv)
-    if args.split == "fresh3" and args.errors:
-        parser.error("fresh3 is the set never tuned on: its errors are not printed (its figures are, with --final)")
+    if args.split == NEVER_TUNED and args.errors:
+        parser.error(f"{NEVER_TUNED} is the set never tuned on: its errors are not printed (its figures are, with --final)")
 
     themes = load_themes(args.themes)
     places = load_places(args.places) if args.places.is_dir() else Gazetteer()
     classifier = Classifier(themes, places)
-    items = [item for path in args.data for item in read_items(path) if args.final or item["split"] != "fresh3"]
+    items = [item for path in args.data for item in read_items(path) if args.final or item["split"] != NEVER_TUNED]
     engine = engine_predictions(items, classifier)
     baseline = baseline_predictions(items, themes, places)
     counts = Counter(i["split"] for i in items)
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         "fresh-test": lambda i: i["split"] == "fresh-test",
         "fresh2": lambda i: i["split"] == "fresh2",
         "fresh3": lambda i: i["split"] == "fresh3",
+        "fresh4": lambda i: i["split"] == "fresh4",
         "all": lambda i: True,
     }
     for split in SPLITS:
