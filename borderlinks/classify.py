@@ -337,9 +337,10 @@ class Classifier:
 
         if pair_hits:
             texts = {TITLE: title, SUMMARY: summary}
-            for i, found in pair_hits.items():
-                for hit in self._paired(i, found, texts):
-                    theme_hits.setdefault(i, []).append(hit)
+            for i, by_side in pair_hits.items():
+                if len(by_side) > 1:  # one side alone is no pair
+                    for hit in self._paired(i, by_side, texts):
+                        theme_hits.setdefault(i, []).append(hit)
 
         found = []
         if theme_hits:
@@ -440,7 +441,8 @@ class Classifier:
     def _country_tags(self, places: list[tuple], masks: list, nested: bool) -> list[Tag]:
         """The countries given, fast: the same rules as :meth:`_countries` without the notes."""
         if masks or nested:
-            places = [hit for hit in places if _covering(hit, places, masks) is None]
+            longer = places if nested else ()  # no two place hits overlap: only masks can hide one
+            places = [hit for hit in places if _covering(hit, longer, masks) is None]
         by_country: dict[int, list[tuple]] = {}
         for hit in places:
             hits = by_country.get(hit[6])
@@ -448,7 +450,9 @@ class Classifier:
                 by_country[hit[6]] = [hit]
             else:
                 hits.append(hit)
-        listed = _listed(by_country, self.scoring.listed) if len(by_country) >= self.scoring.listed > 0 else ()
+        # Rows of countries are looked for only when a country's fate depends on it (most items need not).
+        may_list = len(by_country) >= self.scoring.listed > 0
+        listed: set[int] | None = None
         scored = []
         top = 0.0
         for owner, hits in by_country.items():
@@ -474,8 +478,14 @@ class Classifier:
                     tags.append(_tag(names[owner], score, _matches(chosen)))
                     continue
                 kind = (named or chosen)[0][5]
-            if kind not in _STATE_ACTORS and (score < floor or (listed and owner in listed)):  # see _passing, _listed
-                continue
+            if kind not in _STATE_ACTORS:  # see _passing, _listed
+                if score < floor:
+                    continue
+                if may_list:
+                    if listed is None:
+                        listed = _listed(by_country, self.scoring.listed)
+                    if owner in listed:
+                        continue
             tags.append(_tag(names[owner], score, _matches(chosen)))
         return tags
 
