@@ -74,7 +74,7 @@ def check_login(server, session, envelope, mechanism, auth_data):
     import hmac
     Counter.logins += 1
     ok = auth_data.login == b"mailer" and hmac.compare_digest(auth_data.password, b"s3cret-for-the-benchmark")
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 port, cert, key, auth = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[5] == "auth"
 options = {}

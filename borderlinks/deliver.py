@@ -261,8 +261,8 @@ class Mailer:
                 plan.append((subscriber, copy, message_id, state))
         label = str(post_path(digest))
         run = _Run(self, digest, label)
-        eight_bit = bool(plan) and self._open_transport()
         try:
+            eight_bit = bool(plan) and self._open_transport()
             for key, (subscriber, copy, message_id, before) in enumerate(plan):
                 message_id = message_id or make_msgid(domain=self.letterhead.domain)
                 if not self.log.claim(post, day, digest.edition, subscriber, message_id, begun=bool(before)):
@@ -284,10 +284,17 @@ class Mailer:
         )
 
     def _open_transport(self) -> bool:
-        """Connect before the first message, to learn whether it may be 8-bit; a failure is met again per message."""
+        """Connect before the first message, to learn whether it may be 8-bit.
+
+        A temporary failure is met again, and retried, per message; a lasting one
+        (a refused login, no TLS) stops the run before anything is claimed, and
+        a refused password is not tried again and again.
+        """
         try:
             self.transport.open()
-        except DeliveryError:
+        except DeliveryError as e:
+            if not e.temporary:
+                raise _Stop(e) from e
             return False
         return self.transport.eight_bit
 

@@ -18,6 +18,7 @@ collects the last one. Without PIPELINING, ``submit`` is ``deliver``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import smtplib
@@ -93,6 +94,13 @@ class SmtpTransport:
         self.extensions: frozenset[str] | None = None  # as the first connection's EHLO listed them
         self.pending: tuple[int, str] | None = None  # (key, recipient) of the message whose verdict is unread
         self._unreported: list[Verdict] = []  # verdicts read while a submit failed: the next flush returns them
+        self._tls: ssl.SSLContext | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """One TLS context for the run: loading the system's CA certificates once, not per connection."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
 
     @property
     def where(self) -> str:
@@ -103,7 +111,7 @@ class SmtpTransport:
         smtp: smtplib.SMTP | None = None
         try:
             if mail.tls == "ssl":
-                smtp = smtplib.SMTP_SSL(mail.host, mail.server_port, timeout=mail.timeout, context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(mail.host, mail.server_port, timeout=mail.timeout, context=self._tls_context())
             else:
                 smtp = smtplib.SMTP(mail.host, mail.server_port, timeout=mail.timeout)
             with contextlib.suppress(OSError, AttributeError):
@@ -111,10 +119,10 @@ class SmtpTransport:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if mail.tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=self._tls_context())
                 smtp.ehlo()
             if mail.user:
-                smtp.login(mail.user, mail.password)
+                _login(smtp, mail.user, mail.password)
         except smtplib.SMTPAuthenticationError as e:
             _quit(smtp)
             raise DeliveryError(
@@ -307,6 +315,23 @@ class SmtpTransport:
             self.pending = None
         _quit(self.smtp)
         self.smtp = None
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; a user name or password beyond ASCII goes as UTF-8 in AUTH PLAIN (RFC 4616).
+
+    smtplib encodes every AUTH exchange as ASCII and would raise UnicodeEncodeError
+    on "contraseña"; PLAIN carries UTF-8 as it is.
+    """
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPNotSupportedError("AUTH PLAIN, which a user name or password with non-ASCII characters needs")
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
+    code, answer = smtp.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 _UNSAFE = re.compile(r"[\s<>]")

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -24,7 +25,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -616,6 +619,67 @@ def test_no_server_stops_the_run_with_a_clear_message_and_loses_nothing(home: Ho
     assert result.status == "stopped" and "cannot reach the mail server 127.0.0.1" in result.note
     (home.root / "borderlinks.toml").write_text(settings_text(port), encoding="utf-8")
     assert run_send(home, edition=SECURITY, day=DAY)[0].sent == 1
+
+
+def _tls_server_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A certificate for 127.0.0.1 from a test authority, which the client is told to trust."""
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # read by ssl.create_default_context() in the client
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # implicit TLS: aiosmtpd cannot tell
+def test_over_tls_with_a_login_each_message_arrives_once_and_a_wrong_password_names_the_setting(
+    tls: str, demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    logins: list[tuple[bytes, bool]] = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login, auth_data.password) == (b"mailer", "contraseña segura".encode())
+        logins.append((auth_data.login, ok))
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+    context = _tls_server_context(tmp_path, monkeypatch)
+    # STARTTLS on a submission port: no MAIL before TLS, no login in the clear; or TLS from the first byte.
+    # (aiosmtpd offers no AUTH on implicit TLS unless told TLS is not needed: it only knows of STARTTLS.)
+    encryption = (
+        {"tls_context": context, "require_starttls": True} if tls == "starttls" else {"ssl_context": context, "auth_require_tls": False}
+    )
+    handler, port = Inbox(pipelining=True), unused_port()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, server_hostname="mx.test",
+        authenticator=authenticate, auth_required=True, **encryption,  # type: ignore[arg-type]
+    )
+    controller.start()
+    try:
+        root = tmp_path / "home"
+        shutil.copytree(demo_home, root)
+        home = Home(root)
+        (root / "borderlinks.toml").write_text(settings_text(port, "per_connection = 2\n", retries=0), encoding="utf-8")
+        subscribe(home, "ana@example.org,,,,,active\nbea@example.org,,,,,active\ncid@example.org,,,,,active\n")
+        environ = {"BORDERLINKS_SMTP_TLS": tls, "BORDERLINKS_SMTP_USER": "mailer", "BORDERLINKS_SMTP_PASSWORD": "wrong"}
+        with Store(home.database_url) as store:
+            [refused] = send(home, store, edition=SECURITY, day=DAY, environ=environ)
+        assert refused.status == "stopped" and refused.sent == 0 and not handler.messages
+        assert send_rows(home) == {}  # nothing claimed: the next run starts clean
+        assert "refused the login of 'mailer'" in refused.note and "BORDERLINKS_SMTP_PASSWORD" in refused.note
+
+        environ["BORDERLINKS_SMTP_PASSWORD"] = "contraseña segura"
+        with Store(home.database_url) as store:
+            [result] = send(home, store, edition=SECURITY, day=DAY, environ=environ)
+        assert result.sent == 3 and result.status == "done"
+        assert sorted(r for m in handler.messages for r in m.recipients) == ["ana@example.org", "bea@example.org", "cid@example.org"]
+        # A refused password is tried once (smtplib offers it by PLAIN, then LOGIN), not again for each message;
+        # then two messages a connection: two logins.
+        assert logins == [(b"mailer", False), (b"mailer", False), (b"mailer", True), (b"mailer", True)]
+        assert handler.messages[0].message["Subject"].startswith("Latin America Security News")
+    finally:
+        controller.stop()
 
 
 # -- approval, dry run, settings ---------------------------------------------------------------------
