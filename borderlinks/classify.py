@@ -48,7 +48,7 @@ TITLE, SUMMARY = "title", "summary"
 THEME, EXCLUDE, EXCLUDE_NEAR, REQUIRE, PLACE, OFFICIAL, MASK, IGNORE, PAIR = range(9)
 
 # Evidence that the country's state acted, which is never a passing mention.
-_STATE_ACTORS = frozenset({"institution", "official"})
+_STATE_ACTORS = frozenset({"institution", "official", "state"})
 _ONLY_PEOPLE = frozenset({"people", "former_official"})  # evidence of people from a country, not of the country
 
 _WILD = {"": "", "*": r"[^\W\d_]*", "?": r"[^\W\d_]?"}
@@ -290,6 +290,8 @@ class Classifier:
                         for owner, term, title_weight, weight, kind in place_uses:
                             if kind == "demonym" and people != 1.0 and (padded[stop] == "s" or _of_people(padded, start, stop)):
                                 places.append((term, field, start, stop, (title_weight if in_title else weight) * people, "people", owner))
+                            elif kind == "name" and _acting_state(padded, start, stop):
+                                places.append((term, field, start, stop, title_weight if in_title else weight, "state", owner))
                             else:
                                 places.append((term, field, start, stop, title_weight if in_title else weight, kind, owner))
                     for owner, term, side in pair_uses:
@@ -600,6 +602,33 @@ _PEOPLE_BEFORE = frozenset(
     "nino nina menor joven mujer hombre familia trabajador trabajadora exiliado exiliada preso presa detenido detenida "
     "pasajero pasajera padre madre hijo hija imigrante cidadao cidada crianca".split()
 )
+
+
+# A country's name is its state acting ("Mexico agreed", "el gobierno de México", "Brasil asumió la
+# custodia") when a word of government stands before it or a verb of state action right after it:
+# something done by the country's state, which is never a passing mention.
+_STATE_BEFORE = (
+    " government of", " governments of", " gobierno de", " gobiernos de", " governo de", " governo do", " governo da",
+    " authorities of", " autoridades de",
+)
+_STATE_VERBS = frozenset(
+    "said says announced announces agreed agrees signed signs sent sends deported deports expelled expels extradited "
+    "accused denied rejected rejects approved imposed demanded demands asked recognized recognised pledged offered deployed "
+    "deploys suspended threatened warned protested ordered accepted refused granted closed reopened sanctioned "
+    "anuncio anuncia dijo dice acordo acuerda firmo firma envio envia deporto deporta expulso expulsa extradito acuso "
+    "nego rechazo rechaza aprobo impuso exigio exige pidio pide reconocio desplego suspendio amenazo advirtio ordeno "
+    "acepto cerro otorgo concedio asumio sanciono "
+    "anunciou disse assinou enviou deportou expulsou negou rejeitou aprovou pediu reconheceu suspendeu ameacou ordenou "
+    "aceitou fechou concedeu".split()
+)
+
+
+def _acting_state(padded: str, start: int, stop: int) -> bool:
+    """Whether a country's name (from ``start``, a space, to ``stop``, its last letter) is its state acting."""
+    if padded.endswith(_STATE_BEFORE, 0, start):
+        return True
+    after = padded.find(" ", stop + 2)
+    return after != -1 and padded[stop + 2:after] in _STATE_VERBS
 
 
 def _of_people(padded: str, start: int, stop: int) -> bool:

@@ -250,6 +250,15 @@ def test_a_country_named_twice_is_not_a_passing_mention() -> None:
     assert countries(title, summary) == ["United States", "Venezuela"]
 
 
+def test_a_country_whose_state_acts_is_never_a_passing_mention() -> None:
+    title, summary = "Texas deploys troops in Eagle Pass", "Border Patrol agents met migrants, and Venezuela agreed to take flights."
+    assert countries(title, summary) == ["United States", "Venezuela"]
+    [venezuela] = [d for d in classifier().decide(title, summary, when=TODAY) if d.name == "Venezuela"]
+    assert venezuela.evidence == ("state",)
+    assert countries(title, "Border Patrol agents met migrants; el gobierno de Venezuela no respondió.") == ["United States", "Venezuela"]
+    assert countries(title, "Border Patrol agents met migrants from Venezuela who agreed to talk.") == ["United States"]
+
+
 @cache
 def packaged() -> Classifier:
     repo = Path(__file__).parent.parent
