@@ -11,7 +11,7 @@ asks of a server; it just does not say so unless told).
 By default the server is set up as the submission server an operator sends
 through (port 587): STARTTLS required, with a self-signed certificate the
 client is told to trust, and a login (AUTH PLAIN) required. ``--tls none``
-and ``--no-auth`` measure a bare server instead, which costs nothing to
+and ``--no-auth`` measure a bare server instead, which costs little to
 connect to and so shows the least a reused connection can gain. Printed, all
 measured in this run through the same code path:
 
