@@ -122,7 +122,10 @@ class SmtpTransport:
                 smtp.starttls(context=self._tls_context())
                 smtp.ehlo()
             if mail.user:
-                _login(smtp, mail.user, mail.password)
+                _login(smtp, mail.user, mail.password, self.where)
+        except DeliveryError:
+            _quit(smtp)
+            raise
         except smtplib.SMTPAuthenticationError as e:
             _quit(smtp)
             raise DeliveryError(
@@ -317,7 +320,7 @@ class SmtpTransport:
         self.smtp = None
 
 
-def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+def _login(smtp: smtplib.SMTP, user: str, password: str, where: str) -> None:
     """Log in; a user name or password beyond ASCII goes as UTF-8 in AUTH PLAIN (RFC 4616).
 
     smtplib encodes every AUTH exchange as ASCII and would raise UnicodeEncodeError
@@ -327,7 +330,10 @@ def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
         smtp.login(user, password)
         return
     if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
-        raise smtplib.SMTPNotSupportedError("AUTH PLAIN, which a user name or password with non-ASCII characters needs")
+        raise DeliveryError(
+            f"the mail server {where} does not offer AUTH PLAIN, the only way to send a user name or password with non-ASCII "
+            "characters. Use an ASCII password (BORDERLINKS_SMTP_PASSWORD) or a server that offers AUTH PLAIN"
+        )
     token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")).decode("ascii")
     code, answer = smtp.docmd("AUTH", "PLAIN " + token)
     if code != 235:

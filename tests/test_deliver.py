@@ -682,6 +682,29 @@ def test_over_tls_with_a_login_each_message_arrives_once_and_a_wrong_password_na
         controller.stop()
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_non_ascii_password_without_auth_plain_stops_the_run_with_what_to_do(demo_home: Path, tmp_path: Path):
+    handler, port = Inbox(), unused_port()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, authenticator=lambda *args: AuthResult(success=True),
+        auth_required=True, auth_require_tls=False, auth_exclude_mechanism=["PLAIN"],
+    )
+    controller.start()
+    try:
+        root = tmp_path / "home"
+        shutil.copytree(demo_home, root)
+        home = Home(root)
+        (root / "borderlinks.toml").write_text(settings_text(port, retries=0), encoding="utf-8")
+        subscribe(home, "ana@example.org,,,,,active\n")
+        environ = {"BORDERLINKS_SMTP_USER": "mailer", "BORDERLINKS_SMTP_PASSWORD": "contraseña"}
+        with Store(home.database_url) as store:
+            [result] = send(home, store, edition=SECURITY, day=DAY, environ=environ)
+        assert result.status == "stopped" and not handler.messages and send_rows(home) == {}
+        assert "does not offer AUTH PLAIN" in result.note and "BORDERLINKS_SMTP_PASSWORD" in result.note
+    finally:
+        controller.stop()
+
+
 # -- approval, dry run, settings ---------------------------------------------------------------------
 
 
