@@ -33,7 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from borderlinks.classify import Classifier, classify_jsonl, load_places, load_themes  # noqa: E402
+from borderlinks.classify import Classifier, load_places, load_themes  # noqa: E402
+from borderlinks.explain import classify_jsonl  # noqa: E402
 from borderlinks.themes import Gazetteer, Theme  # noqa: E402
 
 SECOND_ANNOTATOR = {"fresh2": REPO / "tests" / "data" / "classify_fresh2_second.jsonl"}

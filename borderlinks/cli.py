@@ -137,13 +137,13 @@ def classify_command(obj: Context, retag: bool, explain_id: str | None, jsonl: b
         raise click.UsageError("give exactly one of --all, --explain or --jsonl")
     classifier = make_classifier(obj.home)
     if jsonl:
-        from .classify import classify_jsonl
+        from .explain import classify_jsonl
 
         for line in classify_jsonl(sys.stdin, classifier):
             click.echo(line)
         return
     if explain_id is not None:
-        from .classify import explain
+        from .explain import explain
 
         if explain_id == "-":
             text = sys.stdin.read()

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderlinks.classify import Classifier, classify_jsonl, explain, fold_text, load_places, load_themes
+from borderlinks.classify import Classifier, fold_text, load_places, load_themes
 from borderlinks.errors import ConfigError, ConfigErrors
+from borderlinks.explain import classify_jsonl, explain
 
 THEMES = Path(__file__).parent / "data" / "themes"
 PLACES = THEMES / "places"

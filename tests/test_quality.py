@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from borderlinks.classify import Classifier, classify_jsonl, load_places, load_themes
+from borderlinks.classify import Classifier, load_places, load_themes
 from borderlinks.config import packaged_defaults
+from borderlinks.explain import classify_jsonl
 
 EVAL = Path(__file__).resolve().parent / "data" / "classify_eval.jsonl"
 
